@@ -353,7 +353,9 @@ class RelayStreamParser:
         )
         if isinstance(data.get("sid"), str) and self.outcome.sid is None:
             self.outcome.sid = data["sid"]
-            events.append(TaskInfo(self.outcome.task_id, self.outcome.sid, tuple(self.outcome.links)))
+            events.append(
+                TaskInfo(self.outcome.task_id, self.outcome.sid, tuple(self.outcome.links))
+            )
         return events
 
     def _fail(self, message: str, kind: str) -> list[Event]:

@@ -1,0 +1,374 @@
+"""The relay over HTTP. The only module that imports httpx: every httpx exception is translated
+into the tree in :mod:`suxi.errors` here.
+
+One paid request per call: nothing here retries a request that may have reached the relay. Only a
+refused connection (nothing was sent) is retried, by the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import urlgate
+from .errors import (
+    BadReplyError,
+    ConnectError,
+    DeadlineError,
+    DownloadError,
+    DroppedError,
+    InputError,
+    StallError,
+    SuxiError,
+    TooLargeError,
+    UnsafeURLError,
+    error_for_status,
+)
+from .events import FAIL_NO_VIDEO, Event, Failed
+from .parse import RelayStreamParser, error_text, parse_completion
+from .settings import Settings
+from .sse import LineTooLong, SSEDecoder
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_JSON_BODY = 16 * 1024 * 1024
+MAX_SSE_LINE = 1024 * 1024
+MAX_REDIRECTS = 5
+CONNECT_RETRIES = 2  # httpx retries only connection failures: the request was never sent
+TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+
+Message = dict[str, Any]
+
+
+def user_message(prompt: str, image_url: str | None = None) -> Message:
+    if not image_url:
+        return {"role": "user", "content": prompt}
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": prompt},
+            {"type": "image_url", "image_url": {"url": image_url}},
+        ],
+    }
+
+
+def check_key(api_key: str) -> str:
+    if not api_key or any(c.isspace() for c in api_key) or not api_key.isprintable():
+        raise InputError("bad_key")
+    return api_key
+
+
+def describe_body(body: bytes, content_type: str) -> str:
+    """The relay's own words from an error body; HTML is reduced to its title, never shown."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            if isinstance(data, dict):
+                if data.get("error"):
+                    return error_text(data["error"])
+                if isinstance(data.get("message"), str):
+                    return data["message"]
+    if "html" in content_type or text[:200].lstrip().lower().startswith(("<!doctype", "<html")):
+        title = TITLE.search(text)
+        return unescape(TAG.sub("", title.group(1))).strip()[:200] if title else ""
+    return text[:500]
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    size: int
+    content_type: str
+
+
+class RelayClient:
+    """Talks to one relay. Build one per process and reuse it (see :meth:`http`)."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self.settings = settings
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        # Created lazily inside the running loop; loading the CA bundle costs ~30 ms of CPU, so
+        # one client serves every job (design.md, "Gradio 6 facts that bite").
+        if self._http is None:
+            s = self.settings
+            self._http = httpx.AsyncClient(
+                transport=self._transport or httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
+                timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # — the generation call —
+
+    def request_body(
+        self, messages: list[Message], *, max_tokens: int, stream: bool, model: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "model": model or self.settings.model,
+            "max_tokens": max_tokens,
+            "messages": messages,
+            "stream": stream,
+        }
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        api_key: str,
+        max_tokens: int,
+        stream: bool = True,
+        model: str | None = None,
+        parser: RelayStreamParser | None = None,
+    ) -> AsyncIterator[Event]:
+        """Send one request and yield its events; the last one is VideoReady or Failed.
+
+        Raises a :class:`SuxiError` when the relay refuses the request or the transport breaks
+        before anything conclusive arrived. ``parser`` (optional) lets the caller read what was
+        learnt (task id, answer text) even when this raises.
+        """
+        s = self.settings
+        parser = parser or RelayStreamParser()
+        body = self.request_body(messages, max_tokens=max_tokens, stream=stream, model=model)
+        headers = {"Authorization": f"Bearer {check_key(api_key)}", "Accept": "text/event-stream"}
+        # A non-streaming reply stays silent until the video is done: its read gap is the whole
+        # deadline.
+        read = s.read_timeout if stream else s.total_timeout
+        timeout = httpx.Timeout(read, connect=s.connect_timeout)
+        deadline = asyncio.get_running_loop().time() + s.total_timeout
+        url = f"{s.base_url}/v1/chat/completions"
+        try:
+            async with self.http.stream(
+                "POST", url, json=body, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise await self._http_error(response)
+                ctype = response.headers.get("content-type", "").lower()
+                if "html" in ctype:
+                    raw = await _read_capped(response, MAX_ERROR_BODY)
+                    raise BadReplyError("html", relay_text=describe_body(raw, ctype))
+                if "json" in ctype:
+                    raw = await _read_capped(response, MAX_JSON_BODY)
+                    for event in _json_reply(raw):
+                        yield event
+                    return
+                async for event in self._stream(response, parser, deadline):
+                    yield event
+        except SuxiError:
+            raise
+        except httpx.ConnectError as err:
+            raise ConnectError("connect") from err
+        except httpx.ConnectTimeout as err:
+            raise ConnectError("connect_timeout") from err
+        except httpx.UnsupportedProtocol as err:
+            raise InputError("bad_base_url") from err
+        except httpx.InvalidURL as err:
+            raise InputError("bad_base_url") from err
+        except httpx.HTTPError as err:
+            raise DroppedError(type(err).__name__) from err
+
+    async def _stream(
+        self, response: httpx.Response, parser: RelayStreamParser, deadline: float
+    ) -> AsyncIterator[Event]:
+        decoder = SSEDecoder(max_line=MAX_SSE_LINE)
+        chunks = response.aiter_raw().__aiter__()
+        transport_error: SuxiError | None = None
+        while True:
+            try:
+                # The deadline covers only the wait for bytes, never the consumer's time.
+                async with asyncio.timeout_at(deadline):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                payloads = decoder.close()
+                chunk = None
+            except TimeoutError as err:
+                transport_error = DeadlineError("deadline")
+                transport_error.__cause__ = err
+                break
+            except httpx.ReadTimeout as err:
+                transport_error = StallError("stall")
+                transport_error.__cause__ = err
+                break
+            except httpx.HTTPError as err:
+                transport_error = DroppedError(type(err).__name__)
+                transport_error.__cause__ = err
+                break
+            else:
+                try:
+                    payloads = decoder.feed(chunk)
+                except LineTooLong as err:
+                    transport_error = BadReplyError("line_too_long")
+                    transport_error.__cause__ = err
+                    break
+            for payload in payloads:
+                for event in parser.feed(payload):
+                    yield event
+            if chunk is None:
+                break
+        tail = parser.finish()
+        if tail and isinstance(tail[-1], Failed) and tail[-1].kind == FAIL_NO_VIDEO:
+            # Nothing conclusive from the relay: the transport's reason is the real one. A clean
+            # close without [DONE] is a dropped stream too (relay-protocol.md, transport rules).
+            if transport_error is not None:
+                raise transport_error
+            if not parser.saw_done:
+                raise DroppedError("eof")
+        for event in tail:
+            yield event
+
+    async def _http_error(self, response: httpx.Response) -> SuxiError:
+        raw = await _read_capped(response, MAX_ERROR_BODY)
+        ctype = response.headers.get("content-type", "").lower()
+        cls = error_for_status(response.status_code)
+        return cls(
+            f"HTTP {response.status_code}",
+            relay_text=describe_body(raw, ctype),
+            status=response.status_code,
+            retry_after=response.headers.get("retry-after"),
+        )
+
+    # — other endpoints —
+
+    async def list_models(self, api_key: str) -> list[str]:
+        data = await self._get_json("/v1/models", api_key)
+        items = data.get("data") if isinstance(data, dict) else None
+        return [
+            m["id"] for m in items or [] if isinstance(m, dict) and isinstance(m.get("id"), str)
+        ]
+
+    async def get_task(self, path: str, api_key: str) -> Any:
+        """GET a task-status endpoint on the relay (path and query, relative to the base)."""
+        return await self._get_json(path, api_key)
+
+    async def _get_json(self, path: str, api_key: str) -> Any:
+        headers = {"Authorization": f"Bearer {check_key(api_key)}"}
+        try:
+            response = await self.http.get(f"{self.settings.base_url}{path}", headers=headers)
+        except httpx.ConnectError as err:
+            raise ConnectError("connect") from err
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as err:
+            raise InputError("bad_base_url") from err
+        except httpx.TimeoutException as err:
+            raise StallError("stall") from err
+        except httpx.HTTPError as err:
+            raise DroppedError(type(err).__name__) from err
+        if response.status_code >= 400:
+            raise error_for_status(response.status_code)(
+                f"HTTP {response.status_code}",
+                relay_text=describe_body(
+                    response.content[:MAX_ERROR_BODY], response.headers.get("content-type", "")
+                ),
+                status=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError as err:
+            raise BadReplyError(
+                "json", relay_text=describe_body(response.content[:500], "")
+            ) from err
+
+    # — the video —
+
+    async def download(self, url: str, dest: Path) -> Download:
+        """Stream ``url`` to ``dest`` through the URL gate: public http(s) hosts (or the relay's
+        own), every redirect re-checked, the size cap enforced while streaming. The relay key is
+        never sent here."""
+        s = self.settings
+        part = dest.with_name(dest.name + ".part")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                await _gate(url, s.relay_host)
+                async with self.http.stream(
+                    "GET", url, timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+                ) as response:
+                    if response.is_redirect:
+                        url = str(response.url.join(response.headers.get("location", "")))
+                        continue
+                    if response.status_code >= 400:
+                        raise DownloadError(
+                            f"HTTP {response.status_code}", status=response.status_code
+                        )
+                    ctype = response.headers.get("content-type", "").lower()
+                    if ctype.startswith("text/") or "json" in ctype:
+                        raise DownloadError("not_video", relay_text=ctype)
+                    declared = int(response.headers.get("content-length") or 0)
+                    if declared > s.max_video_bytes:
+                        raise TooLargeError("declared")
+                    size = 0
+                    with part.open("wb") as out:
+                        async with asyncio.timeout(s.download_timeout):
+                            async for block in response.aiter_bytes(256 * 1024):
+                                size += len(block)
+                                if size > s.max_video_bytes:
+                                    raise TooLargeError("streamed")
+                                out.write(block)
+                    if size == 0:
+                        raise DownloadError("empty")
+                    part.replace(dest)
+                    return Download(dest, size, ctype)
+            raise UnsafeURLError("redirects")
+        except SuxiError:
+            part.unlink(missing_ok=True)
+            raise
+        except TimeoutError as err:
+            part.unlink(missing_ok=True)
+            raise DownloadError("timeout") from err
+        except httpx.HTTPError as err:
+            part.unlink(missing_ok=True)
+            raise DownloadError(type(err).__name__) from err
+
+
+async def _gate(url: str, relay_host: str) -> None:
+    host, port, is_relay = urlgate.check_url(url, relay_host)
+    if is_relay:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise DownloadError("dns") from err
+    for info in infos:
+        urlgate.check_address(info[4][0])
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    data = bytearray()
+    async for block in response.aiter_bytes():
+        data += block
+        if len(data) > cap:
+            if cap == MAX_JSON_BODY:
+                raise BadReplyError("too_large")
+            break
+    return bytes(data[:cap])
+
+
+def _json_reply(raw: bytes) -> list[Event]:
+    try:
+        body = json.loads(raw)
+    except ValueError as err:
+        raise BadReplyError("json", relay_text=describe_body(raw[:500], "")) from err
+    events, _outcome = parse_completion(body)
+    return events

@@ -1,0 +1,174 @@
+"""What the person reads, in English and Chinese: one plain sentence per error kind, saying what
+happened and what to do. The relay's own words are appended verbatim where it gave some."""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+
+ERRORS: dict[str, dict[str, str]] = {
+    "empty_prompt": {
+        "en": "Please describe the video you want first.",
+        "zh": "请先描述你想要的视频。",
+    },
+    "prompt_too_long": {
+        "en": "The description is too long ({length} characters); please keep it under {limit}.",
+        "zh": "描述太长（{length} 个字符），请控制在 {limit} 个字符以内。",
+    },
+    "bad_max_tokens": {
+        "en": "max_tokens must be a whole number from {low} to {high}.",
+        "zh": "max_tokens 必须是 {low} 到 {high} 之间的整数。",
+    },
+    "bad_key": {
+        "en": "The API key looks wrong (it is empty or contains spaces); paste it again.",
+        "zh": "API 密钥格式不对（为空或含有空格），请重新粘贴。",
+    },
+    "bad_base_url": {
+        "en": "The relay address (SUXI_BASE_URL) is not a valid http(s) address; fix it and restart.",
+        "zh": "中转站地址（SUXI_BASE_URL）不是有效的 http(s) 地址，请修改后重启。",
+    },
+    "busy": {
+        "en": "Too many videos are being made right now; please try again in a few minutes.",
+        "zh": "当前生成任务太多，请几分钟后再试。",
+    },
+    "auth": {
+        "en": "The relay refused the API key: it is wrong, expired or used up. Check the key.",
+        "zh": "中转站拒绝了这个 API 密钥：密钥错误、已过期或额度已用尽，请检查密钥。",
+    },
+    "quota": {
+        "en": "The account balance is too low, or this key may not use this model. "
+        "Top up or choose another model.",
+        "zh": "账户余额不足，或该密钥无权使用此模型。请充值或换一个模型。",
+    },
+    "rate_limit": {
+        "en": "Too many requests to the relay; wait {wait} and try again.",
+        "zh": "请求过于频繁，请等待{wait}后再试。",
+    },
+    "unavailable": {
+        "en": "This model is not available on this key right now; try again later or pick "
+        "another model.",
+        "zh": "该模型目前在此密钥的分组下不可用，请稍后再试或换一个模型。",
+    },
+    "bad_request": {
+        "en": "The relay refused the request as invalid; check the model name and settings.",
+        "zh": "中转站认为请求无效，请检查模型名称和设置。",
+    },
+    "not_found": {
+        "en": "The relay has no such endpoint; check the relay address (SUXI_BASE_URL).",
+        "zh": "中转站没有这个接口，请检查中转站地址（SUXI_BASE_URL）。",
+    },
+    "server": {
+        "en": "The relay or its upstream failed. Your request may have been charged; check the "
+        "relay's usage log before trying again.",
+        "zh": "中转站或其上游出错。这次请求可能已扣费，请先查看中转站的使用记录再重试。",
+    },
+    "proxy_timeout": {
+        "en": "A proxy in front of the relay gave up waiting. This is common without streaming; "
+        "turn streaming on. The video may still be generated: use “check again” later.",
+        "zh": "中转站前面的代理等待超时。关闭流式时很常见，请打开流式。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "connect": {
+        "en": "Could not reach the relay; check the internet connection and the relay address.",
+        "zh": "无法连接到中转站，请检查网络和中转站地址。",
+    },
+    "stall": {
+        "en": "The relay went silent for too long and the connection was closed. The video may "
+        "still be generated: use “check again” later.",
+        "zh": "中转站长时间没有响应，连接已断开。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "deadline": {
+        "en": "The generation took longer than the time limit and was stopped. The video may "
+        "still be generated: use “check again” later.",
+        "zh": "生成超过了时间上限，已停止等待。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "dropped": {
+        "en": "The connection to the relay broke before the video arrived. The video may still "
+        "be generated: use “check again” later.",
+        "zh": "视频返回之前与中转站的连接断开了。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "bad_reply": {
+        "en": "The relay sent something that is not a reply (a web page or broken data); try "
+        "again later.",
+        "zh": "中转站返回的不是有效回复（网页或损坏的数据），请稍后再试。",
+    },
+    "relay": {
+        "en": "The relay reported that the generation failed.",
+        "zh": "中转站报告生成失败。",
+    },
+    "content_policy": {
+        "en": "The model refused this request under its content policy; rephrase the description.",
+        "zh": "模型依据内容政策拒绝了这个请求，请换一种描述方式。",
+    },
+    "overloaded": {
+        "en": "The relay is under heavy load and refused the job without charging; try again in "
+        "a few minutes.",
+        "zh": "中转站负载过高，拒绝了任务（未扣费），请几分钟后再试。",
+    },
+    "no_video": {
+        "en": "The relay finished without sending a video. Use “check again” later, or try again.",
+        "zh": "中转站结束了回复，但没有给出视频。稍后可点“再次查询”，或重新生成。",
+    },
+    "download": {
+        "en": "The video was made but could not be downloaded; use “check again” to retry.",
+        "zh": "视频已生成，但下载失败，可点“再次查询”重试。",
+    },
+    "unsafe_url": {
+        "en": "The relay's video link points to an address the app will not fetch (not a public "
+        "web address).",
+        "zh": "中转站给出的视频链接不是公开网址，出于安全原因不予下载。",
+    },
+    "too_large": {
+        "en": "The video is larger than the size limit (SUXI_MAX_VIDEO_MB) and was not kept.",
+        "zh": "视频超过大小上限（SUXI_MAX_VIDEO_MB），未保存。",
+    },
+    "interrupted": {
+        "en": "The app stopped while this video was being made; use “check again”.",
+        "zh": "生成过程中应用被重启，可点“再次查询”。",
+    },
+    "cancelled": {
+        "en": "Stopped. The relay may still charge for work it had already started.",
+        "zh": "已停止。中转站可能仍会对已开始的任务扣费。",
+    },
+    "unknown": {
+        "en": "Something unexpected went wrong; please try again.",
+        "zh": "发生了意外错误，请重试。",
+    },
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "relay_said": {"en": "The relay said: ", "zh": "中转站原文："},
+    "seconds": {"en": "{n} seconds", "zh": "{n} 秒"},
+    "a_minute": {"en": "a minute", "zh": "一分钟"},
+}
+
+
+def pick_language(accept_language: str | None) -> str:
+    """The first supported language in an ``Accept-Language`` header (English otherwise)."""
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def word(key: str, lang: str, **values: object) -> str:
+    return WORDS[key].get(lang, WORDS[key]["en"]).format(**values)
+
+
+def explain(kind: str, lang: str = "en", relay_text: str = "", **values: object) -> str:
+    """One readable sentence for an error kind, plus the relay's own words if it gave some."""
+    table = ERRORS.get(kind, ERRORS["unknown"])
+    if kind == "rate_limit" and "wait" not in values:
+        retry = str(values.pop("retry_after", "") or "")
+        values["wait"] = (
+            word("seconds", lang, n=retry) if retry.isdigit() else word("a_minute", lang)
+        )
+    try:
+        text = table.get(lang, table["en"]).format(**values)
+    except (KeyError, IndexError):
+        text = ERRORS["unknown"][lang if lang in LANGS else "en"]
+    relay_text = " ".join(relay_text.split())[:500]
+    if relay_text and relay_text not in text:
+        text = f"{text} {word('relay_said', lang)}{relay_text}"
+    return text
