@@ -28,43 +28,43 @@ EXAMPLES = [
 
 i18n = gr.I18n(
     en={
-        "title": "Sentence → video",
-        "subtitle": "Describe a scene in a sentence; the relay's video model turns it into a "
+        "ui_title": "Sentence → video",
+        "ui_subtitle": "Describe a scene in a sentence; the relay's video model turns it into a "
         "short clip.",
-        "prompt": "Describe your video",
-        "prompt_ph": "A red kite flying over a green hill on a windy day…",
-        "max_tokens": "max_tokens",
-        "stream": "Stream progress (recommended)",
-        "stream_info": "Without streaming the page can only wait, and proxies in front of relays "
+        "ui_prompt": "Describe your video",
+        "ui_prompt_ph": "A red kite flying over a green hill on a windy day…",
+        "ui_max_tokens": "max_tokens",
+        "ui_stream": "Stream progress (recommended)",
+        "ui_stream_info": "Without streaming the page can only wait, and proxies in front of relays "
         "often cut calls longer than about 100 s (error 504 / 524).",
-        "generate": "Generate",
-        "stop": "Stop",
-        "stop_info": "Stop ends the job here; the relay may still charge for work it already "
+        "ui_generate": "Generate",
+        "ui_stop": "Stop",
+        "ui_stop_info": "Stop ends the job here; the relay may still charge for work it already "
         "started.",
-        "status": "Status",
-        "video": "Video",
-        "examples": "Examples (they only fill the box)",
-        "options": "Options",
-        "demo": "**Offline demo** — no API key is set, so videos come from a built-in "
+        "ui_status": "Status",
+        "ui_video": "Video",
+        "ui_examples": "Examples (they only fill the box)",
+        "ui_options": "Options",
+        "ui_demo": "**Offline demo** — no API key is set, so videos come from a built-in "
         "simulated relay (always the same sample clip). To make real videos, put "
         "`SUXI_API_KEY=sk-…` in a `.env` file (or a Space secret) and restart.",
     },
     zh={
-        "title": "一句话生成视频",
-        "subtitle": "用一句话描述一个场景，中转站的视频模型会把它变成一段短视频。",
-        "prompt": "描述你的视频",
-        "prompt_ph": "大风天里，一只红色风筝飞过绿色的山坡……",
-        "max_tokens": "max_tokens",
-        "stream": "流式显示进度（推荐）",
-        "stream_info": "关闭流式时页面只能等待，而中转站前的代理常会在约 100 秒后切断请求（错误 504 / 524）。",
-        "generate": "生成",
-        "stop": "停止",
-        "stop_info": "停止只会结束本页的任务，中转站可能仍会对已开始的工作扣费。",
-        "status": "状态",
-        "video": "视频",
-        "examples": "示例（只会填入输入框）",
-        "options": "选项",
-        "demo": "**离线演示** —— 未设置 API 密钥，视频来自内置的模拟中转站（总是同一段示例视频）。"
+        "ui_title": "一句话生成视频",
+        "ui_subtitle": "用一句话描述一个场景，中转站的视频模型会把它变成一段短视频。",
+        "ui_prompt": "描述你的视频",
+        "ui_prompt_ph": "大风天里，一只红色风筝飞过绿色的山坡……",
+        "ui_max_tokens": "max_tokens",
+        "ui_stream": "流式显示进度（推荐）",
+        "ui_stream_info": "关闭流式时页面只能等待，而中转站前的代理常会在约 100 秒后切断请求（错误 504 / 524）。",
+        "ui_generate": "生成",
+        "ui_stop": "停止",
+        "ui_stop_info": "停止只会结束本页的任务，中转站可能仍会对已开始的工作扣费。",
+        "ui_status": "状态",
+        "ui_video": "视频",
+        "ui_examples": "示例（只会填入输入框）",
+        "ui_options": "选项",
+        "ui_demo": "**离线演示** —— 未设置 API 密钥，视频来自内置的模拟中转站（总是同一段示例视频）。"
         "要生成真实视频，请在 `.env` 文件（或 Space 的 secret）中设置 `SUXI_API_KEY=sk-…` 并重启。",
     },
 )
@@ -127,7 +127,8 @@ async def generate(
     except InputError as err:
         yield explain(err.kind, lang, **err.values), gr.skip(), gr.skip(), ""
         return
-    yield status_line(record, time.time(), lang), None, panel_html(record, time.time(), lang), ""
+    now = time.time()
+    yield status_line(record, now, lang), None, panel_html(record, now, lang), record.id
     async for update in follow(record.id, lang):
         yield update
 
@@ -151,7 +152,7 @@ def ensure_visitor(visitor: str | None) -> str:
     return visitor or uuid.uuid4().hex
 
 
-def stop(job_id: str, visitor: str | None, request: gr.Request = None) -> str:
+def stop(job_id: str, visitor: str | None = None, request: gr.Request = None) -> str:
     lang = language(request)
     record = runtime.jobs.get(job_id) if job_id else None
     if record is None or not record.running:
@@ -167,37 +168,37 @@ def stop(job_id: str, visitor: str | None, request: gr.Request = None) -> str:
 
 with gr.Blocks(title="Sentence → video") as demo:
     visitor = gr.BrowserState(None, storage_key="suxi-visitor", secret="suxi-visitor-v1")
-    gr.Markdown(f"# {i18n('title')}")
-    gr.Markdown(i18n("subtitle"))
+    gr.Markdown(f"# {i18n('ui_title')}")
+    gr.Markdown(i18n("ui_subtitle"))
     if runtime.demo:
-        gr.Markdown(i18n("demo"), elem_classes=["suxi-demo"], elem_id="demo-banner")
+        gr.Markdown(i18n("ui_demo"), elem_classes=["suxi-demo"], elem_id="demo-banner")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             prompt = gr.Textbox(
-                label=i18n("prompt"),
-                placeholder=i18n("prompt_ph"),
+                label=i18n("ui_prompt"),
+                placeholder=i18n("ui_prompt_ph"),
                 lines=4,
                 max_lines=12,
                 max_length=runtime.configured.max_prompt_chars,
                 elem_id="prompt",
             )
-            gr.Examples(EXAMPLES, inputs=[prompt], label=i18n("examples"))
+            gr.Examples(EXAMPLES, inputs=[prompt], label=i18n("ui_examples"))
         with gr.Column(scale=1, min_width=220):
-            with gr.Accordion(i18n("options"), open=False):
+            with gr.Accordion(i18n("ui_options"), open=False):
                 max_tokens = gr.Number(
-                    1000, label=i18n("max_tokens"), precision=0, minimum=1, maximum=100000
+                    1000, label=i18n("ui_max_tokens"), precision=0, minimum=1, maximum=100000
                 )
-                stream = gr.Checkbox(True, label=i18n("stream"), info=i18n("stream_info"))
-            generate_btn = gr.Button(i18n("generate"), variant="primary", elem_id="generate")
-            stop_btn = gr.Button(i18n("stop"), variant="stop", elem_id="stop")
-            gr.Markdown(i18n("stop_info"), elem_classes=["suxi-hint"])
+                stream = gr.Checkbox(True, label=i18n("ui_stream"), info=i18n("ui_stream_info"))
+            generate_btn = gr.Button(i18n("ui_generate"), variant="primary", elem_id="generate")
+            stop_btn = gr.Button(i18n("ui_stop"), variant="stop", elem_id="stop")
+            gr.Markdown(i18n("ui_stop_info"), elem_classes=["suxi-hint"])
     with gr.Row(equal_height=False):
         with gr.Column(min_width=320):
             panel = gr.HTML(panel_html(None, 0, "en"), elem_id="panel")
-            status = gr.Textbox(label=i18n("status"), interactive=False, elem_id="status")
+            status = gr.Textbox(label=i18n("ui_status"), interactive=False, elem_id="status")
         with gr.Column(min_width=320):
             video = gr.Video(
-                label=i18n("video"), interactive=False, buttons=["download"], elem_id="video"
+                label=i18n("ui_video"), interactive=False, buttons=["download"], elem_id="video"
             )
     job_id = gr.Textbox(visible=False, elem_id="job-id")
 

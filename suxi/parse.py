@@ -64,10 +64,13 @@ DOTS_ONLY = re.compile(r"^[\s.。·…>]*$")
 
 
 def _clean(line: str) -> str:
-    """A relay line as a person should read it: no quote marks, bold stars or trailing dots."""
+    """A relay line as a person should read it: no quote marks, bold stars, backticks, link
+    targets or trailing dots (the page shows the video itself, not its link)."""
     text = line.strip()
     text = re.sub(r"^(?:>\s*)+", "", text)
-    text = text.replace("**", "")
+    text = MD_IMAGE.sub("", text)
+    text = MD_LINK.sub(lambda m: m.group(1), text)
+    text = text.replace("**", "").replace("`", "")
     text = re.sub(r"(?:\s*\.){3,}$|\.\.$", "", text).strip()
     return text
 
@@ -197,18 +200,25 @@ class RelayStreamParser:
     # — text handling —
 
     def _text(self, channel: str, text: str) -> list[Event]:
-        text = THINK_TAG.sub("\n", text) if "think>" in text else text
         ch = self._channels[channel]
         events = self._lines(channel, ch.add(text))
-        # Family A grows one line ("进度 36..44..61..") without a newline: read it as it grows.
-        if ch.pending and PROGRESS_WORDS.search(ch.pending):
-            events += self._progress(ch.pending)
+        pending = THINK_TAG.sub("", ch.pending)
+        if not pending or self._fence is not None:
+            return events  # the JSON echo quotes the prompt, which may say "进度 50%"
+        # Family A grows one line for minutes ("进度 36..44..61..", "> 排队中......"): read it
+        # as it grows. The first heartbeat dot means the words before it are complete.
+        if PROGRESS_WORDS.search(pending):
+            events += self._progress(pending)
+        elif pending.endswith(".") and not FAILURE_WORDS.search(pending):
+            events += self._state_words(pending)
         return events
 
     def _lines(self, channel: str, lines: Iterable[str]) -> list[Event]:
         events: list[Event] = []
-        for raw in lines:
-            events += self._one_line(raw)
+        for line in lines:
+            # <think> tags can be cut across chunks, so they are only visible in whole lines.
+            for raw in THINK_TAG.sub("\n", line).split("\n"):
+                events += self._one_line(raw)
         return events
 
     def _one_line(self, raw: str) -> list[Event]:
@@ -222,37 +232,43 @@ class RelayStreamParser:
             return []
         if FENCE.match(raw) or DOTS_ONLY.match(raw):
             return []  # ```html fences and queue heartbeat dots carry nothing to read
-        events: list[Event] = []
         text = _clean(raw)
-        events += self._ids(raw)
-        if FAILURE_WORDS.search(raw) and not SUCCESS_WORDS.search(raw):
+        events = self._ids(raw)
+        failure = self.outcome.failure
+        overloaded = OVERLOADED_WORDS.search(raw)
+        if (overloaded or FAILURE_WORDS.search(raw)) and not SUCCESS_WORDS.search(raw):
             kind = (
                 FAIL_OVERLOADED
-                if OVERLOADED_WORDS.search(raw)
+                if overloaded
                 else FAIL_POLICY
                 if POLICY_WORDS.search(raw)
                 else FAIL_RELAY
             )
-            return events + self._fail(text, kind)
-        if self.outcome.failure is not None and self.outcome.failure.kind == FAIL_POLICY:
+            events += self._fail(text, kind)
+        elif failure is not None and failure.kind == FAIL_POLICY:
             # "**Content Policy Violation**\n\n<reason>": the reason comes on a later line.
-            if text and text not in self.outcome.failure.message:
-                self.outcome.failure = Failed(
-                    f"{self.outcome.failure.message}: {text}", FAIL_POLICY
-                )
-            return events
-        events += self._video_links(raw)
-        if PROGRESS_WORDS.search(raw):
-            events += self._progress(raw)
-        elif QUEUED_WORDS.search(raw):
-            events += self._set_state("queued", text)
-        elif GENERATING_WORDS.search(raw):
-            events += self._set_state("generating", text)
+            if text and text not in failure.message:
+                self.outcome.failure = Failed(f"{failure.message}: {text}", FAIL_POLICY)
+        else:
+            events += self._video_links(raw)
+            if PROGRESS_WORDS.search(raw):
+                events += self._progress(raw)
+            else:
+                events += self._state_words(raw)
         if text and not BARE_URL.fullmatch(text):
             events.append(Line(text))
         if text:
             self._last_line = text
         return events
+
+    def _state_words(self, raw: str) -> list[Event]:
+        # Without its heartbeat dots, so that "排队中." and "排队中......" read the same.
+        text = _clean(raw.rstrip().rstrip("."))
+        if QUEUED_WORDS.search(raw):
+            return self._set_state("queued", text)
+        if GENERATING_WORDS.search(raw):
+            return self._set_state("generating", text)
+        return []
 
     def _set_state(self, state: str, text: str) -> list[Event]:
         if self._state == state:
@@ -261,17 +277,19 @@ class RelayStreamParser:
         return [Queued(text) if state == "queued" else Generating(text)]
 
     def _progress(self, text: str) -> list[Event]:
-        numbers = PERCENT.findall(text)
-        if not numbers:
+        matches = list(PERCENT.finditer(text))
+        if not matches:
             return []
-        percent = min(float(numbers[-1]), 100.0)
+        last = matches[-1]
+        percent = min(float(last.group(1)), 100.0)
         if percent == self.outcome.percent:
             return []
         self.outcome.percent = percent
         events: list[Event] = []
         if self._state != "generating" and percent > 0:
             events += self._set_state("generating", "")
-        return [*events, Progress(percent, _clean(text))]
+        # The text ends at the number, so it does not depend on where the chunks were cut.
+        return [*events, Progress(percent, _clean(text[: last.end()]))]
 
     def _ids(self, raw: str) -> list[Event]:
         o = self.outcome

@@ -44,6 +44,8 @@ class SSEDecoder:
 
     def _consume(self, text: str) -> list[str]:
         out: list[str] = []
+        if not text:
+            return out  # an empty read must not forget a \r that may be half of \r\n
         if self._cr_pending and text.startswith("\n"):
             text = text[1:]  # the second half of a \r\n split across reads
         self._cr_pending = False
@@ -56,6 +58,8 @@ class SSEDecoder:
             if cr == -1 and lf == -1:
                 break
             end = lf if cr == -1 else cr if lf == -1 else min(cr, lf)
+            if end - start > self._max_line:  # also when the line ends in the same read
+                raise LineTooLong(end - start)
             line = buf[start:end]
             if buf[end] == "\r":
                 if end + 1 < length:

@@ -141,5 +141,3 @@ def panel_html(record: JobRecord | None, now: float, lang: str) -> str:
         )
     parts.append("</div>")
     return "".join(parts)
-
-
