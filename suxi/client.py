@@ -292,18 +292,27 @@ class RelayClient:
 
     # — the video —
 
-    async def download(self, url: str, dest: Path) -> Download:
+    async def download(self, url: str, dest: Path, relay_key: str | None = None) -> Download:
         """Stream ``url`` to ``dest`` through the URL gate: public http(s) hosts (or the relay's
-        own), every redirect re-checked, the size cap enforced while streaming. The relay key is
-        never sent here."""
+        own), every redirect re-checked, the size cap enforced while streaming. ``relay_key`` is
+        sent only to the relay's own host (its task-content endpoint needs it), never elsewhere.
+        """
         s = self.settings
         part = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                await _gate(url, s.relay_host)
+                is_relay = await _gate(url, s.relay_host)
+                headers = (
+                    {"Authorization": f"Bearer {check_key(relay_key)}"}
+                    if relay_key and is_relay
+                    else {}
+                )
                 async with self.http.stream(
-                    "GET", url, timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+                    "GET",
+                    url,
+                    headers=headers,
+                    timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
                 ) as response:
                     if response.is_redirect:
                         url = str(response.url.join(response.headers.get("location", "")))
@@ -342,16 +351,18 @@ class RelayClient:
             raise DownloadError(type(err).__name__) from err
 
 
-async def _gate(url: str, relay_host: str) -> None:
+async def _gate(url: str, relay_host: str) -> bool:
+    """Refuse unsafe URLs; True when the URL is on the relay's own host."""
     host, port, is_relay = urlgate.check_url(url, relay_host)
     if is_relay:
-        return
+        return True
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as err:
         raise DownloadError("dns") from err
     for info in infos:
         urlgate.check_address(info[4][0])
+    return False
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:

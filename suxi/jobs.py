@@ -14,9 +14,17 @@ import uuid
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .client import Message, RelayClient, user_message
-from .errors import InputError, SuxiError
+from .errors import (
+    BadReplyError,
+    BadRequestError,
+    InputError,
+    NotFoundError,
+    RelayServerError,
+    SuxiError,
+)
 from .events import (
     Event,
     Failed,
@@ -31,6 +39,7 @@ from .events import (
 from .parse import RelayStreamParser
 from .settings import Settings
 from .store import JobRecord, Store
+from .taskstatus import interpret
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +148,56 @@ class Jobs:
             Path(record.file).unlink(missing_ok=True)
         self.store.delete(job_id)
         return True
+
+    async def check_again(self, job_id: str, api_key: str) -> str:
+        """Ask the relay what became of an ended job; complete it if the video exists.
+
+        Returns an outcome key for the page: "recovered", "still_running", "relay_failed",
+        "no_recovery" or "not_applicable". Relay errors (bad key, …) are raised as SuxiError.
+        """
+        record = self.get(job_id)
+        if record is None or record.running or record.state == "done":
+            return "not_applicable"
+        if record.video_url:  # made, but the download failed: fetch it again
+            return await self._recover(record, record.video_url, None)
+        if not record.task_id:
+            return "no_recovery"
+        task = quote(record.task_id, safe="")
+        for path, openai_style in (
+            (f"/v1/video/query?id={task}", False),
+            (f"/v1/videos/{task}", True),
+        ):
+            try:
+                data = await self.client.get_task(path, api_key)
+            except (NotFoundError, BadRequestError, BadReplyError, RelayServerError):
+                continue  # this relay does not serve that task API
+            status = interpret(data, record.task_id, openai_style)
+            if status.state == "done":
+                if status.video_url:
+                    return await self._recover(record, status.video_url, None)
+                url = f"{self.settings.base_url}{status.content_path}"
+                return await self._recover(record, url, api_key)
+            if status.state == "running":
+                record.percent = status.percent if status.percent is not None else record.percent
+                self._commit(record)
+                return "still_running"
+            if status.state == "failed":
+                record.relay_text = status.message or record.relay_text
+                self._commit(record)
+                return "relay_failed"
+        return "no_recovery"
+
+    async def _recover(self, record: JobRecord, url: str, relay_key: str | None) -> str:
+        record.video_url = record.video_url or url
+        result = await self.client.download(url, self.videos_dir / f"{record.id}.mp4", relay_key)
+        record.file = str(result.path)
+        record.state = "done"
+        record.error_kind = None
+        record.relay_text = ""
+        record.percent = 100.0
+        record.finished = record.finished or time.time()
+        self._commit(record)
+        return "recovered"
 
     async def shutdown(self) -> None:
         """Stop following the relay; the records stay running so the next start marks them

@@ -128,6 +128,35 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "Stopped. The relay may still charge for work it had already started.",
         "zh": "已停止。中转站可能仍会对已开始的任务扣费。",
     },
+    "recovered": {
+        "en": "Found it: the relay had finished this video, and it is now saved here.",
+        "zh": "找到了：中转站已完成这个视频，现已保存到这里。",
+    },
+    "still_running": {
+        "en": "The relay is still working on this video ({percent}); check again in a minute.",
+        "zh": "中转站仍在生成这个视频（{percent}），请一分钟后再查询。",
+    },
+    "relay_failed": {
+        "en": "The relay says this video failed, so there is nothing to recover.",
+        "zh": "中转站表示这个视频生成失败，没有可恢复的内容。",
+    },
+    "no_recovery": {
+        "en": "The relay gives no way to look this job up (no task id, or no task-status "
+        "endpoint), so it cannot be recovered here.",
+        "zh": "中转站没有提供查询这个任务的方式（没有任务 ID 或没有任务查询接口），无法在这里恢复。",
+    },
+    "not_applicable": {
+        "en": "This job is finished or still running; there is nothing to check.",
+        "zh": "这个任务已完成或仍在进行，无需查询。",
+    },
+    "deleted": {
+        "en": "Deleted, together with its video file.",
+        "zh": "已删除，视频文件也已一并删除。",
+    },
+    "not_found_job": {
+        "en": "There is no such video in your list.",
+        "zh": "你的列表里没有这个视频。",
+    },
     "unknown": {
         "en": "Something unexpected went wrong; please try again.",
         "zh": "发生了意外错误，请重试。",
