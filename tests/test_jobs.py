@@ -135,3 +135,76 @@ async def test_bad_input_sends_nothing_and_records_nothing(jobs, relay):
     await asyncio.sleep(0.05)
     assert relay.posts() == []
     assert jobs.store.list() == []
+
+
+async def interrupted_job(settings, relay, task_id="task_recover00001"):
+    """A job that was running when the app stopped, as the next start finds it."""
+    relay.push([Content(f"> ID: `{task_id}`\n\n>🏃 进度 36..\n\n"), Sleep(60 * 200)])
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    record = start(runner)
+    while runner.get(record.id).task_id is None:
+        await runner.wait_change(record.id, 0.2)
+    await runner.shutdown()
+    await client.aclose()
+    store.close()
+    return record.id
+
+
+async def test_check_again_completes_an_interrupted_job(settings, relay):
+    job_id = await interrupted_job(settings, relay)
+    video_url = relay.add_file("late.mp4", b"late video bytes")
+    relay.tasks["task_recover00001"] = {"status": "completed", "video_url": video_url}
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    store.mark_interrupted()
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    try:
+        assert runner.get(job_id).state == "interrupted"
+        assert await runner.check_again(job_id, KEY) == "recovered"
+        record = runner.get(job_id)
+        assert record.state == "done"
+        assert Path(record.file).read_bytes() == b"late video bytes"
+        assert store.get(job_id).state == "done"
+    finally:
+        await client.aclose()
+        store.close()
+
+
+async def test_check_again_reports_a_job_still_running(settings, relay):
+    job_id = await interrupted_job(settings, relay)
+    relay.tasks["task_recover00001"] = {"status": "processing", "detail": {"progress": 0.58}}
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    store.mark_interrupted()
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    try:
+        assert await runner.check_again(job_id, KEY) == "still_running"
+        assert runner.get(job_id).percent == pytest.approx(58)
+    finally:
+        await client.aclose()
+        store.close()
+
+
+async def test_check_again_says_when_the_relay_cannot_recover(settings, relay):
+    job_id = await interrupted_job(settings, relay)  # the relay knows no such task: 404s
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    store.mark_interrupted()
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    try:
+        assert await runner.check_again(job_id, KEY) == "no_recovery"
+        assert runner.get(job_id).state == "interrupted"
+    finally:
+        await client.aclose()
+        store.close()
+
+
+async def test_delete_removes_record_and_file(jobs, relay):
+    record = start(jobs)
+    done = await until_finished(jobs, record.id)
+    assert Path(done.file).exists()
+    assert jobs.delete(record.id)
+    assert not Path(done.file).exists()
+    assert jobs.store.get(record.id) is None
