@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from . import urlgate
+from .conversation import Message, user_message
 from .errors import (
     BadReplyError,
     ConnectError,
@@ -46,19 +47,8 @@ CONNECT_RETRIES = 2  # httpx retries only connection failures: the request was n
 TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 
-Message = dict[str, Any]
 
-
-def user_message(prompt: str, image_url: str | None = None) -> Message:
-    if not image_url:
-        return {"role": "user", "content": prompt}
-    return {
-        "role": "user",
-        "content": [
-            {"type": "text", "text": prompt},
-            {"type": "image_url", "image_url": {"url": image_url}},
-        ],
-    }
+__all__ = ["Message", "RelayClient", "check_key", "describe_body", "user_message"]
 
 
 def check_key(api_key: str) -> str:

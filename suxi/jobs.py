@@ -14,9 +14,9 @@ import uuid
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from .client import Message, RelayClient, user_message
+from .client import Message, RelayClient, check_key, user_message
 from .errors import (
     BadReplyError,
     BadRequestError,
@@ -90,29 +90,57 @@ class Jobs:
         model: str | None = None,
         messages: list[Message] | None = None,
         parent_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        address: str = "",
+        limited: bool = False,
+        relay: RelayClient | None = None,
     ) -> JobRecord:
-        """Record the job, then start its task. Raises InputError before anything is sent."""
+        """Record the job, then start its task. Raises InputError before anything is sent.
+
+        ``limited``: the job spends the operator's key on a shared deployment, so the
+        per-visitor limits apply (counted by visitor token and by ``address``). ``relay``: the
+        relay client to use (default: the app's; a visitor's own key may go elsewhere).
+        """
+        relay = relay or self.client
         text, tokens = validate(self.settings, prompt, max_tokens)
+        check_key(api_key)
+        base = urlsplit(relay.settings.base_url)
+        if base.scheme not in ("http", "https") or not base.hostname:
+            raise InputError("bad_base_url")
+        if limited:
+            self._check_visitor_limits(owner, address)
         if self._waiting >= self.settings.max_queue:
             raise InputError("busy")
+        conversation = messages or [user_message(text)]
         record = JobRecord(
             id=uuid.uuid4().hex,
             owner=owner,
             created=time.time(),
             model=model or self.settings.model,
             prompt=text,
-            params={"max_tokens": tokens, "stream": bool(stream)},
-            relay_host=self.settings.relay_host,
+            params={**(params or {}), "max_tokens": tokens, "stream": bool(stream)},
+            relay_host=relay.settings.relay_host,
             parent_id=parent_id,
+            messages=conversation,
+            client=address,
         )
         self.store.create(record)  # write-ahead: the record exists before the request is sent
         self._live[record.id] = record
         self._changed[record.id] = asyncio.Event()
-        conversation = messages or [user_message(text)]
         self._tasks[record.id] = asyncio.create_task(
-            self._run(record, conversation, api_key), name=f"job-{record.id}"
+            self._run(record, conversation, api_key, relay), name=f"job-{record.id}"
         )
         return record
+
+    def _check_visitor_limits(self, owner: str, address: str) -> None:
+        s = self.settings
+        running = [
+            r for r in self._live.values() if r.owner == owner or (address and r.client == address)
+        ]
+        if len(running) >= s.visitor_max_running:
+            raise InputError("visitor_running", limit=s.visitor_max_running)
+        if self.store.count_since(time.time() - 3600, owner, address) >= s.visitor_max_per_hour:
+            raise InputError("visitor_hourly", limit=s.visitor_max_per_hour)
 
     def get(self, job_id: str) -> JobRecord | None:
         return self._live.get(job_id) or self.store.get(job_id)
@@ -149,17 +177,18 @@ class Jobs:
         self.store.delete(job_id)
         return True
 
-    async def check_again(self, job_id: str, api_key: str) -> str:
+    async def check_again(self, job_id: str, api_key: str, relay: RelayClient | None = None) -> str:
         """Ask the relay what became of an ended job; complete it if the video exists.
 
         Returns an outcome key for the page: "recovered", "still_running", "relay_failed",
         "no_recovery" or "not_applicable". Relay errors (bad key, …) are raised as SuxiError.
         """
+        relay = relay or self.client
         record = self.get(job_id)
         if record is None or record.running or record.state == "done":
             return "not_applicable"
         if record.video_url:  # made, but the download failed: fetch it again
-            return await self._recover(record, record.video_url, None)
+            return await self._recover(relay, record, record.video_url, None)
         if not record.task_id:
             return "no_recovery"
         task = quote(record.task_id, safe="")
@@ -168,15 +197,15 @@ class Jobs:
             (f"/v1/videos/{task}", True),
         ):
             try:
-                data = await self.client.get_task(path, api_key)
+                data = await relay.get_task(path, api_key)
             except (NotFoundError, BadRequestError, BadReplyError, RelayServerError):
                 continue  # this relay does not serve that task API
             status = interpret(data, record.task_id, openai_style)
             if status.state == "done":
                 if status.video_url:
-                    return await self._recover(record, status.video_url, None)
-                url = f"{self.settings.base_url}{status.content_path}"
-                return await self._recover(record, url, api_key)
+                    return await self._recover(relay, record, status.video_url, None)
+                url = f"{relay.settings.base_url}{status.content_path}"
+                return await self._recover(relay, record, url, api_key)
             if status.state == "running":
                 record.percent = status.percent if status.percent is not None else record.percent
                 self._commit(record)
@@ -187,9 +216,11 @@ class Jobs:
                 return "relay_failed"
         return "no_recovery"
 
-    async def _recover(self, record: JobRecord, url: str, relay_key: str | None) -> str:
+    async def _recover(
+        self, relay: RelayClient, record: JobRecord, url: str, relay_key: str | None
+    ) -> str:
         record.video_url = record.video_url or url
-        result = await self.client.download(url, self.videos_dir / f"{record.id}.mp4", relay_key)
+        result = await relay.download(url, self.videos_dir / f"{record.id}.mp4", relay_key)
         record.file = str(result.path)
         record.state = "done"
         record.error_kind = None
@@ -223,12 +254,14 @@ class Jobs:
         finally:
             self._slots.release()
 
-    async def _run(self, record: JobRecord, messages: list[Message], api_key: str) -> None:
+    async def _run(
+        self, record: JobRecord, messages: list[Message], api_key: str, relay: RelayClient
+    ) -> None:
         parser = RelayStreamParser()
         download: asyncio.Task[None] | None = None
         try:
             async with self._slot():
-                events = self.client.generate(
+                events = relay.generate(
                     messages,
                     api_key=api_key,
                     max_tokens=record.params["max_tokens"],
@@ -239,7 +272,7 @@ class Jobs:
                 async for event in events:
                     self._apply(record, event)
                     if isinstance(event, VideoReady) and download is None:
-                        download = asyncio.create_task(self._download(record, event.url))
+                        download = asyncio.create_task(self._download(relay, record, event.url))
                     self._commit(record)
                 record.answer = parser.outcome.answer
                 if download is not None:
@@ -292,9 +325,9 @@ class Jobs:
             case Failed(message=message, kind=kind):
                 self._fail(record, kind, message)
 
-    async def _download(self, record: JobRecord, url: str) -> None:
+    async def _download(self, relay: RelayClient, record: JobRecord, url: str) -> None:
         dest = self.videos_dir / f"{record.id}.mp4"
-        result = await self.client.download(url, dest)
+        result = await relay.download(url, dest)
         record.file = str(result.path)
         record.state = "done"
         record.percent = 100.0

@@ -30,6 +30,23 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "Too many videos are being made right now; please try again in a few minutes.",
         "zh": "当前生成任务太多，请几分钟后再试。",
     },
+    "not_modifiable": {
+        "en": "Only a finished video can be changed; open one that is done first.",
+        "zh": "只能修改已完成的视频，请先打开一个已完成的视频。",
+    },
+    "visitor_running": {
+        "en": "You already have {limit} videos being made; wait for one to finish first.",
+        "zh": "你已有 {limit} 个视频正在生成，请等其中一个完成后再试。",
+    },
+    "visitor_hourly": {
+        "en": "You have reached this site's limit of {limit} videos per hour; try again later "
+        "or use your own API key.",
+        "zh": "你已达到本站每小时 {limit} 个视频的上限，请稍后再试，或使用你自己的 API 密钥。",
+    },
+    "no_key": {
+        "en": "This site has no API key of its own; paste your relay API key under “Your API key”.",
+        "zh": "本站没有自己的 API 密钥，请在“你的 API 密钥”中粘贴你的中转站密钥。",
+    },
     "auth": {
         "en": "The relay refused the API key: it is wrong, expired or used up. Check the key.",
         "zh": "中转站拒绝了这个 API 密钥：密钥错误、已过期或额度已用尽，请检查密钥。",

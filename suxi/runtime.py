@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 
-from .client import RelayClient
+from .client import RelayClient, check_key
 from .jobs import Jobs
 from .settings import Settings, load_settings
 from .store import Store
@@ -59,8 +59,27 @@ class Runtime:
         return RelayClient(self.settings)
 
     @cached_property
+    def real_client(self) -> RelayClient:
+        """The configured relay, for visitors' own keys (in demo mode ``client`` is the
+        simulator)."""
+        return RelayClient(self.configured) if self.demo else self.client
+
+    @cached_property
     def jobs(self) -> Jobs:
         return Jobs(self.settings, self.store, self.client)
+
+    def key_for(self, visitor_key: str | None) -> tuple[str, RelayClient, bool]:
+        """Which key a request spends, the relay it goes to, and whether the per-visitor limits
+        apply (the operator's key on a shared deployment)."""
+        if visitor_key and self.configured.visitor_keys:
+            return check_key(visitor_key), self.real_client, False
+        if self.demo:
+            return DEMO_KEY, self.client, False
+        return self.configured.api_key, self.client, self.configured.shared
+
+    def relay_for_host(self, host: str) -> RelayClient:
+        """The client that talks to the relay a job was sent to."""
+        return self.client if host == self.settings.relay_host else self.real_client
 
     def close(self) -> None:
         if self._demo_relay is not None:

@@ -30,6 +30,9 @@ class Settings:
     data_dir: Path = Path("data")
     shared: bool = False  # a public deployment: each visitor sees only their own jobs
     demo_speed: float = 1.0  # >1 makes the offline demo faster (tests)
+    visitor_keys: bool = True  # visitors may use their own key (always when no operator key)
+    visitor_max_running: int = 2  # per visitor, on a shared deployment with the operator's key
+    visitor_max_per_hour: int = 10
 
     @property
     def demo(self) -> bool:
@@ -92,6 +95,10 @@ def settings_from_env(env: dict[str, str]) -> Settings:
         data_dir=Path(env.get("SUXI_DATA_DIR", "").strip() or default_data_dir(env)),
         shared=_bool(env, "SUXI_SHARED", bool(env.get("SPACE_ID"))),
         demo_speed=_float(env, "SUXI_DEMO_SPEED", 1.0),
+        visitor_keys=_bool(env, "SUXI_VISITOR_KEYS", False)
+        or not env.get("SUXI_API_KEY", "").strip(),
+        visitor_max_running=_int(env, "SUXI_VISITOR_MAX_RUNNING", 2),
+        visitor_max_per_hour=_int(env, "SUXI_VISITOR_MAX_PER_HOUR", 10),
     )
 
 

@@ -44,13 +44,15 @@ class JobRecord:
     answer: str = ""
     parent_id: str | None = None
     finished: float | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the conversation sent
+    client: str = ""  # a hash of the visitor's address, for per-visitor limits
 
     @property
     def running(self) -> bool:
         return self.state in RUNNING_STATES
 
 
-_JSON_FIELDS = {"params", "links", "lines", "understood"}
+_JSON_FIELDS = {"params", "links", "lines", "understood", "messages"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -83,6 +85,8 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
     data["params"] = data["params"] or {}
     data["links"] = data["links"] or []
     data["lines"] = data["lines"] or []
+    data["messages"] = data["messages"] or []
+    data["client"] = data["client"] or ""
     return JobRecord(**data)
 
 
@@ -141,6 +145,15 @@ class Store:
                     (owner, limit),
                 ).fetchall()
         return [_from_row(r) for r in rows]
+
+    def count_since(self, since: float, owner: str, client: str) -> int:
+        """Jobs started since ``since`` by this visitor token or from this address."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE created >= ? AND (owner = ? OR client = ?)",
+                (since, owner, client or "\x00"),
+            ).fetchone()
+        return int(row[0])
 
     def delete(self, job_id: str) -> None:
         with self._lock:

@@ -33,6 +33,8 @@ TEXT = {
     "orientation": {"en": "Orientation", "zh": "方向"},
     "duration": {"en": "Duration", "zh": "时长"},
     "task": {"en": "Task", "zh": "任务"},
+    "asked": {"en": "asked", "zh": "要求"},
+    "made_from": {"en": "Made from “{prompt}”.", "zh": "由“{prompt}”修改而来。"},
     "relay_lines": {"en": "Relay messages", "zh": "中转站消息"},
     "idle_hint": {
         "en": "Describe a video and press Generate. Progress appears here.",
@@ -79,6 +81,15 @@ def status_line(record: JobRecord | None, now: float, lang: str) -> str:
     return t("working", lang, state=state, t=clock(elapsed(record, now)))
 
 
+def _applied(record: JobRecord, key: str, lang: str) -> object:
+    """What the relay applied, next to what was asked when they are not the same words."""
+    value = (record.understood or {}).get(key)
+    asked = record.params.get(key)
+    if asked in (None, "", "auto") or str(asked) == str(value):
+        return value
+    return f"{value if value not in (None, '') else '—'} ({t('asked', lang)}: {asked})"
+
+
 def _values(record: JobRecord) -> dict[str, object]:
     return {"retry_after": record.params.get("retry_after", "")}
 
@@ -116,7 +127,7 @@ def panel_html(record: JobRecord | None, now: float, lang: str) -> str:
         parts.append(f'<p class="suxi-hint">{escape(t("waiting_nostream", lang))}</p>')
     if record.understood:
         rows = [
-            (t(key, lang), record.understood.get(key))
+            (t(key, lang), _applied(record, key, lang))
             for key in ("prompt", "orientation", "duration")
         ]
         cells = "".join(
