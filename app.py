@@ -6,20 +6,26 @@ in the ``suxi`` package: this file only turns job records into component updates
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from pathlib import Path
 
 import gradio as gr
 
+from suxi import conversation
 from suxi.errors import InputError, SuxiError
+from suxi.images import check_image_url, prepare_image
 from suxi.jobs import public_fields
+from suxi.labels import EN, ZH
 from suxi.messages import explain, pick_language
 from suxi.runtime import Runtime
-from suxi.view import panel_html, state_word, status_line
+from suxi.view import panel_html, state_word, status_line, t
 
 runtime = Runtime.from_env()
+settings = runtime.configured
 TICK = 1.0  # the elapsed clock moves every second, even when the relay is silent
+VIDEO_MODEL_WORDS = ("sora", "video", "veo", "kling", "wan", "hailuo", "runway", "seedance")
 
 EXAMPLES = [
     "A corgi surfing a wave at sunset, slow motion, cinematic",
@@ -27,58 +33,7 @@ EXAMPLES = [
     "一只熊猫在竹林里弹吉他，温暖的午后阳光，电影感",
 ]
 
-i18n = gr.I18n(
-    en={
-        "ui_title": "Sentence → video",
-        "ui_subtitle": "Describe a scene in a sentence; the relay's video model turns it into a "
-        "short clip.",
-        "ui_prompt": "Describe your video",
-        "ui_prompt_ph": "A red kite flying over a green hill on a windy day…",
-        "ui_max_tokens": "max_tokens",
-        "ui_stream": "Stream progress (recommended)",
-        "ui_stream_info": "Without streaming the page can only wait, and proxies in front of relays "
-        "often cut calls longer than about 100 s (error 504 / 524).",
-        "ui_generate": "Generate",
-        "ui_stop": "Stop",
-        "ui_stop_info": "Stop ends the job here; the relay may still charge for work it already "
-        "started.",
-        "ui_status": "Status",
-        "ui_video": "Video",
-        "ui_examples": "Examples (they only fill the box)",
-        "ui_options": "Options",
-        "ui_tab_create": "Create",
-        "ui_tab_history": "My videos",
-        "ui_refresh": "Refresh",
-        "ui_check_again": "Check again",
-        "ui_delete": "Delete",
-        "ui_demo": "**Offline demo** — no API key is set, so videos come from a built-in "
-        "simulated relay (always the same sample clip). To make real videos, put "
-        "`SUXI_API_KEY=sk-…` in a `.env` file (or a Space secret) and restart.",
-    },
-    zh={
-        "ui_title": "一句话生成视频",
-        "ui_subtitle": "用一句话描述一个场景，中转站的视频模型会把它变成一段短视频。",
-        "ui_prompt": "描述你的视频",
-        "ui_prompt_ph": "大风天里，一只红色风筝飞过绿色的山坡……",
-        "ui_max_tokens": "max_tokens",
-        "ui_stream": "流式显示进度（推荐）",
-        "ui_stream_info": "关闭流式时页面只能等待，而中转站前的代理常会在约 100 秒后切断请求（错误 504 / 524）。",
-        "ui_generate": "生成",
-        "ui_stop": "停止",
-        "ui_stop_info": "停止只会结束本页的任务，中转站可能仍会对已开始的工作扣费。",
-        "ui_status": "状态",
-        "ui_video": "视频",
-        "ui_examples": "示例（只会填入输入框）",
-        "ui_options": "选项",
-        "ui_tab_create": "创作",
-        "ui_tab_history": "我的视频",
-        "ui_refresh": "刷新",
-        "ui_check_again": "再次查询",
-        "ui_delete": "删除",
-        "ui_demo": "**离线演示** —— 未设置 API 密钥，视频来自内置的模拟中转站（总是同一段示例视频）。"
-        "要生成真实视频，请在 `.env` 文件（或 Space 的 secret）中设置 `SUXI_API_KEY=sk-…` 并重启。",
-    },
-)
+i18n = gr.I18n(en=EN, zh=ZH)
 
 
 # ── handlers ──────────────────────────────────────────────────────────────────────────────────
@@ -97,9 +52,27 @@ def owner_of(visitor: str | None, request: gr.Request | None) -> str:
     return f"session-{session}"
 
 
+def address_of(request: gr.Request | None) -> str:
+    """A hash of the visitor's address (per-visitor limits survive a cleared browser)."""
+    headers = getattr(request, "headers", None) or {}
+    forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+    host = forwarded or getattr(getattr(request, "client", None), "host", "") or ""
+    return hashlib.sha256(host.encode()).hexdigest()[:16] if host else ""
+
+
 def visible_to(owner: str) -> str | None:
     """On a shared deployment a visitor sees only their own jobs; locally the owner sees all."""
-    return owner if runtime.configured.shared else None
+    return owner if settings.shared else None
+
+
+def visible_job(job_id: str | None, visitor: str | None, request: gr.Request | None):
+    """The job if this visitor may see it (on a shared deployment: only their own)."""
+    record = runtime.jobs.get(job_id) if job_id else None
+    if record is None:
+        return None
+    if settings.shared and record.owner != owner_of(visitor, request):
+        return None
+    return record
 
 
 async def follow(job_id: str, lang: str):
@@ -119,23 +92,26 @@ async def follow(job_id: str, lang: str):
         await jobs.wait_change(job_id, TICK)
 
 
-async def generate(
-    prompt: str,
-    max_tokens: float,
-    stream: bool,
-    visitor: str | None = None,
-    request: gr.Request = None,
-):
-    """Start a generation and follow it. Closing the page does not stop the job."""
-    lang = language(request)
+def start_job(request, visitor, api_key, prompt, max_tokens, stream, model, **extra):
+    key, relay, limited = runtime.key_for(api_key)
+    return runtime.jobs.start(
+        owner=owner_of(visitor, request),
+        prompt=prompt,
+        max_tokens=max_tokens,
+        stream=bool(stream),
+        api_key=key,
+        model=(model or "").strip() or None,
+        address=address_of(request),
+        limited=limited,
+        relay=relay,
+        **extra,
+    )
+
+
+async def run_job(starter, lang: str):
+    """Start a job (``starter`` raises InputError for bad input) and follow it."""
     try:
-        record = runtime.jobs.start(
-            owner=owner_of(visitor, request),
-            prompt=prompt,
-            max_tokens=max_tokens,
-            stream=bool(stream),
-            api_key=runtime.operator_key,
-        )
+        record = starter()
     except InputError as err:
         yield explain(err.kind, lang, **err.values), gr.skip(), gr.skip(), ""
         return
@@ -145,45 +121,138 @@ async def generate(
         yield update
 
 
-async def reattach(visitor: str | None, request: gr.Request = None):
-    """After a reload: show this visitor's running job, or their latest one, and follow it."""
-    lang = language(request)
-    jobs = runtime.jobs
-    owner = owner_of(visitor, request) if visitor else None
-    if owner is None:
-        return
-    running = jobs.running_for(visible_to(owner))
-    if not running:
-        return
-    latest = max(running, key=lambda r: r.created)
-    async for update in follow(latest.id, lang):
+def starting_image(image: str | None, image_url: str | None) -> str | None:
+    if image:
+        return prepare_image(Path(image))
+    if image_url and image_url.strip():
+        return check_image_url(image_url.strip())
+    return None
+
+
+async def generate(
+    prompt: str,
+    max_tokens: float = 1000,
+    stream: bool = True,
+    visitor: str | None = None,
+    api_key: str = "",
+    model: str = "",
+    orientation: str = "auto",
+    duration: str = "auto",
+    image: str | None = None,
+    image_url: str = "",
+    request: gr.Request = None,
+):
+    """Start a generation and follow it. Closing the page does not stop the job."""
+
+    def starter():
+        text = (prompt or "").strip()
+        picture = starting_image(image, image_url) if text else None
+        messages = conversation.first_messages(text, orientation, duration, picture)
+        hints = {"orientation": orientation, "duration": duration, "image": bool(picture)}
+        return start_job(
+            request,
+            visitor,
+            api_key,
+            prompt,
+            max_tokens,
+            stream,
+            model,
+            messages=messages if text else None,
+            params=hints,
+        )
+
+    async for update in run_job(starter, language(request)):
         yield update
 
 
-def ensure_visitor(visitor: str | None) -> str:
-    return visitor or uuid.uuid4().hex
+async def modify(
+    parent_id: str,
+    instruction: str,
+    max_tokens: float = 1000,
+    stream: bool = True,
+    visitor: str | None = None,
+    api_key: str = "",
+    model: str = "",
+    orientation: str = "auto",
+    duration: str = "auto",
+    request: gr.Request = None,
+):
+    """Generate a changed version of a finished video: the conversation is resent with the
+    relay's previous answer verbatim, then the new instruction."""
+    lang = language(request)
+
+    def starter():
+        parent = visible_job(parent_id, visitor, request)
+        if parent is None or parent.state != "done" or not parent.answer:
+            raise InputError("not_modifiable")
+        text = (instruction or "").strip()
+        messages = conversation.modification_messages(
+            parent.messages, parent.answer, text, orientation, duration
+        )
+        hints = {"orientation": orientation, "duration": duration}
+        return start_job(
+            request,
+            visitor,
+            api_key,
+            instruction,
+            max_tokens,
+            stream,
+            model or parent.model,
+            messages=messages if text else None,
+            params=hints,
+            parent_id=parent.id,
+        )
+
+    async for update in run_job(starter, lang):
+        yield update
+
+
+async def reattach(visitor: str | None, request: gr.Request = None):
+    """After a reload: show this visitor's running job and follow it."""
+    if not visitor:
+        return
+    running = runtime.jobs.running_for(visible_to(owner_of(visitor, request)))
+    if running:
+        latest = max(running, key=lambda r: r.created)
+        async for update in follow(latest.id, language(request)):
+            yield update
+
+
+def ensure_visitor(visitor: str | None, saved_key: str | None):
+    return visitor or uuid.uuid4().hex, saved_key or gr.skip(), bool(saved_key)
+
+
+def remember_key(api_key: str, remember: bool):
+    """Store the key in this browser only when asked to (erasing is done in the browser)."""
+    return api_key if remember and api_key else gr.skip()
+
+
+FORGET_JS = "() => { localStorage.removeItem('suxi-key'); return ['', false]; }"
 
 
 def stop(job_id: str, visitor: str | None = None, request: gr.Request = None) -> str:
-    lang = language(request)
-    record = runtime.jobs.get(job_id) if job_id else None
+    record = visible_job(job_id, visitor, request)
     if record is None or not record.running:
         return gr.skip()
-    owner = owner_of(visitor, request)
-    if runtime.configured.shared and record.owner != owner:
-        return gr.skip()
     runtime.jobs.cancel(job_id)
-    return explain("cancelled", lang)
+    return explain("cancelled", language(request))
 
 
-def visible_job(job_id: str | None, visitor: str | None, request: gr.Request | None):
-    """The job if this visitor may see it (on a shared deployment: only their own)."""
-    record = runtime.jobs.get(job_id) if job_id else None
-    if record is None:
-        return None
-    if runtime.configured.shared and record.owner != owner_of(visitor, request):
-        return None
-    return record
+async def refresh_models(api_key: str = "", request: gr.Request = None):
+    """The relay's models, video models first; the configured default when the list fails."""
+    lang = language(request)
+    try:
+        key, relay, _ = runtime.key_for(api_key)
+        names = await relay.list_models(key)
+    except SuxiError as err:
+        return gr.update(choices=[settings.model], value=settings.model), explain(
+            err.kind, lang, err.relay_text
+        )
+    videos = sorted(n for n in names if any(w in n.lower() for w in VIDEO_MODEL_WORDS))
+    others = sorted(n for n in names if n not in videos)
+    choices = videos + others or [settings.model]
+    value = settings.model if settings.model in choices else choices[0]
+    return gr.update(choices=choices, value=value), gr.skip()
 
 
 def my_videos(visitor: str | None = None, request: gr.Request = None) -> list[dict]:
@@ -199,7 +268,8 @@ def history_table(visitor: str | None, request: gr.Request = None):
         [
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
             state_word(r.state, lang),
-            r.prompt if len(r.prompt) <= 90 else r.prompt[:89] + "…",
+            ("↳ " if r.parent_id else "")
+            + (r.prompt if len(r.prompt) <= 90 else r.prompt[:89] + "…"),
         ]
         for r in records
     ]
@@ -212,8 +282,12 @@ def open_job(job_id: str, visitor: str | None = None, request: gr.Request = None
     record = visible_job(job_id, visitor, request)
     if record is None:
         return explain("not_found_job", lang), None, "", ""
+    status = status_line(record, time.time(), lang)
+    parent = visible_job(record.parent_id, visitor, request) if record.parent_id else None
+    if parent is not None:
+        status = f"{status} {t('made_from', lang, prompt=parent.prompt[:60])}"
     video = record.file if record.state == "done" and record.file else None
-    return status_line(record, time.time(), lang), video, record.prompt, record.id
+    return status, video, record.prompt, record.id
 
 
 def select_job(ids: list[str], visitor: str | None, evt: gr.SelectData, request: gr.Request):
@@ -230,14 +304,18 @@ def delete_job(job_id: str, visitor: str | None = None, request: gr.Request = No
     return explain("deleted", lang)
 
 
-async def check_again(job_id: str, visitor: str | None = None, request: gr.Request = None):
+async def check_again(
+    job_id: str, visitor: str | None = None, api_key: str = "", request: gr.Request = None
+):
     """Ask the relay about an interrupted or failed job and keep the video if it exists."""
     lang = language(request)
     record = visible_job(job_id, visitor, request)
     if record is None:
         return explain("not_found_job", lang), None
     try:
-        outcome = await runtime.jobs.check_again(job_id, runtime.operator_key)
+        key, _, _ = runtime.key_for(api_key)
+        relay = runtime.relay_for_host(record.relay_host)
+        outcome = await runtime.jobs.check_again(job_id, key, relay)
     except SuxiError as err:
         return explain(err.kind, lang, err.relay_text), gr.skip()
     record = runtime.jobs.get(job_id)
@@ -248,13 +326,21 @@ async def check_again(job_id: str, visitor: str | None = None, request: gr.Reque
 
 # ── layout ────────────────────────────────────────────────────────────────────────────────────
 
+ORIENTATIONS = [
+    (i18n("ui_auto"), "auto"),
+    (i18n("ui_landscape"), "landscape"),
+    (i18n("ui_portrait"), "portrait"),
+]
+DURATIONS = [(i18n("ui_auto"), "auto"), (i18n("ui_10s"), "10"), (i18n("ui_15s"), "15")]
+
 with gr.Blocks(title="Sentence → video") as demo:
     visitor = gr.BrowserState(None, storage_key="suxi-visitor", secret="suxi-visitor-v1")
+    saved_key = gr.BrowserState(None, storage_key="suxi-key", secret="suxi-key-v1")
     gr.Markdown(f"# {i18n('ui_title')}")
     gr.Markdown(i18n("ui_subtitle"))
     if runtime.demo:
         gr.Markdown(i18n("ui_demo"), elem_classes=["suxi-demo"], elem_id="demo-banner")
-    with gr.Tabs():
+    with gr.Tabs() as tabs:
         with gr.Tab(i18n("ui_tab_create"), id="create"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=300):
@@ -263,22 +349,79 @@ with gr.Blocks(title="Sentence → video") as demo:
                         placeholder=i18n("ui_prompt_ph"),
                         lines=4,
                         max_lines=12,
-                        max_length=runtime.configured.max_prompt_chars,
                         elem_id="prompt",
+                        max_length=settings.max_prompt_chars,
                     )
                     gr.Examples(EXAMPLES, inputs=[prompt], label=i18n("ui_examples"))
-                with gr.Column(scale=1, min_width=220):
-                    with gr.Accordion(i18n("ui_options"), open=False):
+                    with gr.Accordion(i18n("ui_image"), open=False, elem_id="image-box"):
+                        with gr.Row():
+                            image = gr.Image(
+                                type="filepath",
+                                sources=["upload", "clipboard"],
+                                show_label=False,
+                                height=180,
+                                elem_id="image",
+                            )
+                            image_url = gr.Textbox(
+                                "",
+                                label=i18n("ui_image_url"),
+                                max_length=2048,
+                                elem_id="image-url",
+                            )
+                        gr.Markdown(i18n("ui_image_note"), elem_classes=["suxi-hint"])
+                with gr.Column(scale=1, min_width=240):
+                    with gr.Accordion(i18n("ui_options"), open=False, elem_id="options"):
+                        with gr.Row():
+                            model = gr.Dropdown(
+                                [settings.model],
+                                value=settings.model,
+                                label=i18n("ui_model"),
+                                allow_custom_value=True,
+                                elem_id="model",
+                                scale=4,
+                            )
+                            models_btn = gr.Button(
+                                "↻", size="sm", scale=1, min_width=40, elem_id="refresh-models"
+                            )
+                        orientation = gr.Radio(
+                            ORIENTATIONS,
+                            value="auto",
+                            label=i18n("ui_orientation"),
+                            elem_id="orientation",
+                        )
+                        duration = gr.Radio(
+                            DURATIONS, value="auto", label=i18n("ui_duration"), elem_id="duration"
+                        )
                         max_tokens = gr.Number(
                             1000,
                             label=i18n("ui_max_tokens"),
                             precision=0,
                             minimum=1,
                             maximum=100000,
+                            elem_id="max-tokens",
                         )
                         stream = gr.Checkbox(
-                            True, label=i18n("ui_stream"), info=i18n("ui_stream_info")
+                            True,
+                            label=i18n("ui_stream"),
+                            info=i18n("ui_stream_info"),
+                            elem_id="stream",
                         )
+                    with gr.Accordion(
+                        i18n("ui_key"),
+                        open=runtime.demo,
+                        elem_id="key-box",
+                        visible=settings.visitor_keys,
+                    ):
+                        api_key = gr.Textbox(
+                            "",
+                            label=i18n("ui_key_box"),
+                            type="password",
+                            placeholder="sk-…",
+                            elem_id="api-key",
+                        )
+                        remember = gr.Checkbox(False, label=i18n("ui_remember"), elem_id="remember")
+                        forget_btn = gr.Button(i18n("ui_forget"), size="sm", elem_id="forget")
+                        gr.Markdown(i18n("ui_key_note"), elem_classes=["suxi-hint"])
                     generate_btn = gr.Button(
                         i18n("ui_generate"), variant="primary", elem_id="generate"
                     )
@@ -297,6 +440,14 @@ with gr.Blocks(title="Sentence → video") as demo:
                         buttons=["download"],
                         elem_id="video",
                     )
+                    with gr.Accordion(i18n("ui_modify"), open=False, elem_id="modify-box"):
+                        instruction = gr.Textbox(
+                            show_label=False,
+                            lines=2,
+                            elem_id="instruction",
+                            placeholder=i18n("ui_modify_ph"),
+                        )
+                        modify_btn = gr.Button(i18n("ui_modify_btn"), elem_id="modify")
             job_id = gr.Textbox(visible=False, elem_id="job-id")
         with gr.Tab(i18n("ui_tab_history"), id="history") as history_tab:
             job_ids = gr.State([])
@@ -305,7 +456,7 @@ with gr.Blocks(title="Sentence → video") as demo:
                     refresh_btn = gr.Button(i18n("ui_refresh"), size="sm", elem_id="refresh")
                     table = gr.Dataframe(
                         headers=["🕒", "✓", "✎"],
-                        datatype=["str", "str", "str"],
+                        datatype=["str"] * 3,
                         interactive=False,
                         wrap=True,
                         elem_id="history",
@@ -331,36 +482,86 @@ with gr.Blocks(title="Sentence → video") as demo:
                     with gr.Row():
                         check_btn = gr.Button(i18n("ui_check_again"), elem_id="check-again")
                         delete_btn = gr.Button(i18n("ui_delete"), variant="stop", elem_id="delete")
+                    with gr.Accordion(i18n("ui_modify"), open=False):
+                        picked_instruction = gr.Textbox(
+                            show_label=False,
+                            lines=2,
+                            placeholder=i18n("ui_modify_ph"),
+                            elem_id="picked-instruction",
+                        )
+                        picked_modify_btn = gr.Button(
+                            i18n("ui_modify_btn"), elem_id="picked-modify"
+                        )
 
     # ── wiring ──
     outputs = [status, video, panel, job_id]
+    options = [max_tokens, stream, visitor, api_key, model, orientation, duration]
+    following = {
+        "outputs": outputs,
+        "show_progress": "hidden",
+        "concurrency_id": "generate",
+        "concurrency_limit": settings.max_jobs,
+    }
     generate_btn.click(
-        generate,
-        inputs=[prompt, max_tokens, stream, visitor],
-        outputs=outputs,
-        api_name="generate",
-        concurrency_limit=runtime.configured.max_jobs,
-        concurrency_id="generate",
-        show_progress="hidden",
+        generate, inputs=[prompt, *options, image, image_url], api_name="generate", **following
+    )
+    modify_btn.click(modify, inputs=[job_id, instruction, *options], api_name="modify", **following)
+    picked_modify_btn.click(
+        lambda: gr.Tabs(selected="create"), outputs=[tabs], api_visibility="private"
+    ).then(
+        modify,
+        inputs=[picked_id, picked_instruction, *options],
+        api_visibility="private",
+        **following,
     )
     stop_btn.click(stop, inputs=[job_id, visitor], outputs=[status], api_name="stop", queue=False)
+    models_btn.click(
+        refresh_models, inputs=[api_key], outputs=[model, status], api_visibility="private"
+    )
+    api_key.change(
+        remember_key,
+        inputs=[api_key, remember],
+        outputs=[saved_key],
+        api_visibility="private",
+        queue=False,
+    )
+    remember.change(
+        remember_key,
+        inputs=[api_key, remember],
+        outputs=[saved_key],
+        api_visibility="private",
+        queue=False,
+        js="(key, keep) => { if (!keep) localStorage.removeItem('suxi-key'); return [key, keep]; }",
+    )
+    forget_btn.click(None, outputs=[api_key, remember], js=FORGET_JS)
+
     picked = [picked_status, picked_video, picked_prompt, picked_id]
-    refresh = {"fn": history_table, "inputs": [visitor], "outputs": [table, job_ids]}
-    history_tab.select(**refresh, api_visibility="private")
-    refresh_btn.click(**refresh, api_visibility="private")
+    refresh = {
+        "fn": history_table,
+        "inputs": [visitor],
+        "outputs": [table, job_ids],
+        "api_visibility": "private",
+    }
+    history_tab.select(**refresh)
+    refresh_btn.click(**refresh)
     table.select(select_job, inputs=[job_ids, visitor], outputs=picked, api_visibility="private")
+    open_btn.click(open_job, inputs=[picked_id, visitor], outputs=picked, api_name="open_job")
     delete_btn.click(
         delete_job, inputs=[picked_id, visitor], outputs=[picked_status], api_name="delete_job"
-    ).then(**refresh, api_visibility="private")
+    ).then(**refresh)
     check_btn.click(
         check_again,
-        inputs=[picked_id, visitor],
+        inputs=[picked_id, visitor, api_key],
         outputs=[picked_status, picked_video],
         api_name="check_again",
     )
     gr.api(my_videos, api_name="my_videos")
-    open_btn.click(open_job, inputs=[picked_id, visitor], outputs=picked, api_name="open_job")
-    demo.load(ensure_visitor, inputs=[visitor], outputs=[visitor], api_visibility="private").then(
+    demo.load(
+        ensure_visitor,
+        inputs=[visitor, saved_key],
+        outputs=[visitor, api_key, remember],
+        api_visibility="private",
+    ).then(
         reattach,
         inputs=[visitor],
         outputs=outputs,
@@ -371,20 +572,22 @@ with gr.Blocks(title="Sentence → video") as demo:
 
 
 def launch_options() -> dict:
-    data = runtime.configured.data_dir
+    data = settings.data_dir
     return {
         "i18n": i18n,
         "css_paths": [Path(__file__).parent / "assets" / "style.css"],
         "theme": gr.themes.Soft(),
-        # Run history would keep every input in the browser's storage; the app keeps its own.
+        # Run history would keep every input — a visitor's key included — in the browser's
+        # storage (on by default since Gradio 6.24); the app keeps its own history.
         "run_history": False,
         "footer_links": ["api", "gradio", "settings"],
         "allowed_paths": [str(data / "videos")],
-        "blocked_paths": [str(data / "jobs.sqlite3"), ".env"],
+        "blocked_paths": [str(data / f"jobs.sqlite3{end}") for end in ("", "-wal", "-shm")]
+        + [".env"],
     }
 
 
-demo.queue(max_size=runtime.configured.max_queue)
+demo.queue(max_size=settings.max_queue)
 
 if __name__ == "__main__":
     demo.launch(**launch_options())

@@ -30,6 +30,20 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "Too many videos are being made right now; please try again in a few minutes.",
         "zh": "当前生成任务太多，请几分钟后再试。",
     },
+    "image_unreadable": {
+        "en": "That file is not an image the app can read; use a JPEG, PNG, WebP, GIF or BMP "
+        "picture.",
+        "zh": "无法读取这个文件，请使用 JPEG、PNG、WebP、GIF 或 BMP 图片。",
+    },
+    "image_too_large": {
+        "en": "That image is too large (over 30 MB or too many pixels); pick a smaller one.",
+        "zh": "图片太大（超过 30 MB 或像素过多），请换一张小一些的图片。",
+    },
+    "image_url": {
+        "en": "The image link must be a plain https:// address (no spaces, at most 2048 "
+        "characters).",
+        "zh": "图片链接必须是普通的 https:// 地址（不含空格，最长 2048 个字符）。",
+    },
     "not_modifiable": {
         "en": "Only a finished video can be changed; open one that is done first.",
         "zh": "只能修改已完成的视频，请先打开一个已完成的视频。",
