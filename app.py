@@ -7,6 +7,7 @@ in the ``suxi`` package: this file only turns job records into component updates
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -571,6 +572,12 @@ with gr.Blocks(title="Sentence → video") as demo:
     )
 
 
+def inside_default_roots(path: Path) -> bool:
+    resolved = path.resolve()
+    roots = (Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve())
+    return any(resolved.is_relative_to(root) for root in roots)
+
+
 def launch_options() -> dict:
     data = settings.data_dir
     return {
@@ -581,7 +588,10 @@ def launch_options() -> dict:
         # storage (on by default since Gradio 6.24); the app keeps its own history.
         "run_history": False,
         "footer_links": ["api", "gradio", "settings"],
-        "allowed_paths": [str(data / "videos")],
+        # Gradio copies a returned file into its cache only from the working directory, the
+        # temp directory or allowed_paths; allowed_paths are also served by path, so the videos
+        # folder is added only when it lies elsewhere (/data on a Space).
+        "allowed_paths": [] if inside_default_roots(data) else [str(data / "videos")],
         "blocked_paths": [str(data / f"jobs.sqlite3{end}") for end in ("", "-wal", "-shm")]
         + [".env"],
     }

@@ -278,7 +278,10 @@ class Jobs:
                 if download is not None:
                     await download
         except SuxiError as err:
-            self._fail(record, err.kind, err.relay_text, err.status)
+            if download is None:
+                self._fail(record, err.kind, err.relay_text, err.status)
+            else:  # the video link had arrived: the stream's end no longer matters
+                await self._settle_download(record, download)
         except asyncio.CancelledError:
             if download is not None:
                 download.cancel()
@@ -296,6 +299,12 @@ class Jobs:
             self._live.pop(record.id, None)
             self._tasks.pop(record.id, None)
             self._changed.pop(record.id, None)
+
+    async def _settle_download(self, record: JobRecord, download: asyncio.Task[None]) -> None:
+        try:
+            await download
+        except SuxiError as err:
+            self._fail(record, err.kind, err.relay_text, err.status)
 
     def _apply(self, record: JobRecord, event: Event) -> None:
         match event:

@@ -40,9 +40,9 @@ ERRORS: dict[str, dict[str, str]] = {
         "zh": "图片太大（超过 30 MB 或像素过多），请换一张小一些的图片。",
     },
     "image_url": {
-        "en": "The image link must be a plain https:// address (no spaces, at most 2048 "
-        "characters).",
-        "zh": "图片链接必须是普通的 https:// 地址（不含空格，最长 2048 个字符）。",
+        "en": "The picture address must be a public https:// link without spaces or a password, "
+        "at most 2048 characters; or choose a file instead.",
+        "zh": "图片地址必须是公开的 https:// 链接，不含空格或密码，且不超过 2048 个字符；也可以改为选择本地文件。",
     },
     "not_modifiable": {
         "en": "Only a finished video can be changed; open one that is done first.",
