@@ -23,6 +23,7 @@ from . import urlgate
 from .conversation import Message, user_message
 from .errors import (
     BadReplyError,
+    BrokenStreamError,
     ConnectError,
     DeadlineError,
     DownloadError,
@@ -31,6 +32,7 @@ from .errors import (
     StallError,
     SuxiError,
     TooLargeError,
+    UnavailableError,
     UnsafeURLError,
     error_for_status,
 )
@@ -162,7 +164,7 @@ class RelayClient:
                     raise BadReplyError("html", relay_text=describe_body(raw, ctype))
                 if "json" in ctype:
                     raw = await _read_capped(response, MAX_JSON_BODY)
-                    for event in _json_reply(raw):
+                    for event in _json_reply(raw, parser):
                         yield event
                     return
                 async for event in self._stream(response, parser, deadline):
@@ -173,6 +175,8 @@ class RelayClient:
             raise ConnectError("connect") from err
         except httpx.ConnectTimeout as err:
             raise ConnectError("connect_timeout") from err
+        except httpx.TimeoutException as err:  # silence before the headers or inside a body
+            raise StallError("stall") from err
         except httpx.UnsupportedProtocol as err:
             raise InputError("bad_base_url") from err
         except httpx.InvalidURL as err:
@@ -210,7 +214,7 @@ class RelayClient:
                 try:
                     payloads = decoder.feed(chunk)
                 except LineTooLong as err:
-                    transport_error = BadReplyError("line_too_long")
+                    transport_error = BrokenStreamError("line_too_long")
                     transport_error.__cause__ = err
                     break
             for payload in payloads:
@@ -233,12 +237,15 @@ class RelayClient:
         raw = await _read_capped(response, MAX_ERROR_BODY)
         ctype = response.headers.get("content-type", "").lower()
         cls = error_for_status(response.status_code)
-        return cls(
+        error = cls(
             f"HTTP {response.status_code}",
             relay_text=describe_body(raw, ctype),
             status=response.status_code,
             retry_after=response.headers.get("retry-after"),
         )
+        if isinstance(error, UnavailableError) and not error.relay_text:
+            error.kind = "relay_down"  # a bare 503 (maintenance page): not about the model
+        return error
 
     # — other endpoints —
 
@@ -366,10 +373,10 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     return bytes(data[:cap])
 
 
-def _json_reply(raw: bytes) -> list[Event]:
+def _json_reply(raw: bytes, parser: RelayStreamParser) -> list[Event]:
     try:
         body = json.loads(raw)
     except ValueError as err:
         raise BadReplyError("json", relay_text=describe_body(raw[:500], "")) from err
-    events, _outcome = parse_completion(body)
+    events, _outcome = parse_completion(body, parser)
     return events

@@ -15,7 +15,8 @@
     │   ├── ConnectError           could not connect at all (nothing was sent)
     │   ├── StallError             no byte for longer than the read timeout
     │   ├── DeadlineError          the total deadline passed
-    │   └── DroppedError           the connection closed mid-stream
+    │   ├── DroppedError           the connection closed mid-stream
+    │   └── BrokenStreamError      the stream carried data that cannot be read (a 10 MB line)
     ├── BadReplyError              the relay sent something that is not a reply (HTML 200, …)
     └── DownloadError              the video could not be fetched
         ├── UnsafeURLError         scheme, host or address refused by the URL gate
@@ -115,6 +116,10 @@ class DeadlineError(TransportError):
 
 class DroppedError(TransportError):
     kind = "dropped"
+
+
+class BrokenStreamError(TransportError):
+    kind = "broken_stream"
 
 
 class BadReplyError(SuxiError):

@@ -280,6 +280,8 @@ class Jobs:
         except SuxiError as err:
             if download is None:
                 self._fail(record, err.kind, err.relay_text, err.status)
+                if getattr(err, "retry_after", None):
+                    record.params = {**record.params, "retry_after": err.retry_after}
             else:  # the video link had arrived: the stream's end no longer matters
                 await self._settle_download(record, download)
         except asyncio.CancelledError:

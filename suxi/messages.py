@@ -93,9 +93,23 @@ ERRORS: dict[str, dict[str, str]] = {
         "zh": "中转站或其上游出错。这次请求可能已扣费，请先查看中转站的使用记录再重试。",
     },
     "proxy_timeout": {
-        "en": "A proxy in front of the relay gave up waiting. This is common without streaming; "
+        "en": "A proxy in front of the relay gave up waiting. The video may still be generated: "
+        "use “check again” later.",
+        "zh": "中转站前面的代理等待超时。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "proxy_timeout_nostream": {
+        "en": "A proxy in front of the relay gave up waiting, which is common without streaming: "
         "turn streaming on. The video may still be generated: use “check again” later.",
-        "zh": "中转站前面的代理等待超时。关闭流式时很常见，请打开流式。视频可能仍在生成，稍后可点“再次查询”。",
+        "zh": "中转站前面的代理等待超时，关闭流式时很常见，请打开流式。视频可能仍在生成，稍后可点“再次查询”。",
+    },
+    "relay_down": {
+        "en": "The relay is unavailable right now; try again in a few minutes.",
+        "zh": "中转站暂时不可用，请几分钟后再试。",
+    },
+    "broken_stream": {
+        "en": "The relay's stream broke (it sent data the app cannot read) before the video "
+        "arrived. The video may still be generated: use “check again” later.",
+        "zh": "视频返回之前，中转站的数据流出现了无法读取的内容。视频可能仍在生成，稍后可点“再次查询”。",
     },
     "connect": {
         "en": "Could not reach the relay; check the internet connection and the relay address.",
@@ -230,5 +244,6 @@ def explain(kind: str, lang: str = "en", relay_text: str = "", **values: object)
         text = ERRORS["unknown"][lang if lang in LANGS else "en"]
     relay_text = " ".join(relay_text.split())[:500]
     if relay_text and relay_text not in text:
-        text = f"{text} {word('relay_said', lang)}{relay_text}"
+        gap = "" if lang == "zh" else " "  # Chinese puts no space after 。
+        text = f"{text}{gap}{word('relay_said', lang)}{relay_text}"
     return text

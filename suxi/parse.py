@@ -63,6 +63,9 @@ FENCE = re.compile(r"^\s*```")
 DOTS_ONLY = re.compile(r"^[\s.。·…>]*$")
 
 
+STATUS_EVENTS = (Queued, Generating, Progress, TaskInfo, Understood, VideoReady)
+
+
 def _clean(line: str) -> str:
     """A relay line as a person should read it: no quote marks, bold stars, backticks, link
     targets or trailing dots (the page shows the video itself, not its link)."""
@@ -189,7 +192,7 @@ class RelayStreamParser:
                 return events + self._video(url)
         failure = self.outcome.failure or transport_failure
         if failure is None:
-            failure = Failed(self._last_line or "", FAIL_NO_VIDEO)
+            failure = Failed(self._last_line, FAIL_NO_VIDEO)
         self.outcome.failure = failure
         return [*events, failure]
 
@@ -257,8 +260,11 @@ class RelayStreamParser:
                 events += self._state_words(raw)
         if text and not BARE_URL.fullmatch(text):
             events.append(Line(text))
-        if text:
-            self._last_line = text
+        status = any(isinstance(e, STATUS_EVENTS) for e in events) or any(
+            words.search(raw) for words in (PROGRESS_WORDS, QUEUED_WORDS, GENERATING_WORDS)
+        )
+        if text and not status:
+            self._last_line = text  # a possible reason, never a progress or state line
         return events
 
     def _state_words(self, raw: str) -> list[Event]:
@@ -407,9 +413,12 @@ def kind_of_error(error: object) -> str:
     return FAIL_RELAY
 
 
-def parse_completion(body: object) -> tuple[list[Event], Outcome]:
-    """A whole ``chat.completion`` JSON reply (non-streaming, or JSON sent to a stream request)."""
-    parser = RelayStreamParser()
+def parse_completion(
+    body: object, parser: RelayStreamParser | None = None
+) -> tuple[list[Event], Outcome]:
+    """A whole ``chat.completion`` JSON reply (non-streaming, or JSON sent to a stream request).
+    ``parser`` lets the caller keep what was learnt (the answer, the task id)."""
+    parser = parser or RelayStreamParser()
     events: list[Event] = []
     if isinstance(body, dict):
         if body.get("error"):

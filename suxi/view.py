@@ -74,6 +74,8 @@ def status_line(record: JobRecord | None, now: float, lang: str) -> str:
         return t("done_in", lang, t=clock(elapsed(record, now)))
     if record.state in ("failed", "interrupted", "cancelled"):
         kind = record.error_kind or record.state
+        if kind == "proxy_timeout" and not record.params.get("stream", True):
+            kind = "proxy_timeout_nostream"
         return explain(kind, lang, record.relay_text, **_values(record))
     state = state_word(record.state, lang)
     if record.percent is not None and record.state == "generating":

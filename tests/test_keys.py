@@ -28,8 +28,9 @@ async def jobs(settings):
 
 
 def start(jobs, key="sk-visitor-one", owner="v1", **kw):
-    return jobs.start(owner=owner, prompt="a fox in snow", max_tokens=1000, stream=True,
-                      api_key=key, **kw)
+    return jobs.start(
+        owner=owner, prompt="a fox in snow", max_tokens=1000, stream=True, api_key=key, **kw
+    )
 
 
 async def test_each_key_reaches_the_relay_only_on_its_own_requests(jobs, relay):
@@ -110,8 +111,9 @@ async def test_hourly_limit_per_visitor(settings, relay):
 def test_runtime_picks_the_visitor_key_and_limits_only_the_operator_key(tmp_path):
     from suxi.settings import Settings
 
-    operator = Runtime(Settings(api_key="sk-operator", shared=True, data_dir=tmp_path,
-                                visitor_keys=True))
+    operator = Runtime(
+        Settings(api_key="sk-operator", shared=True, data_dir=tmp_path, visitor_keys=True)
+    )
     assert operator.key_for("sk-mine")[0] == "sk-mine"
     assert operator.key_for("sk-mine")[2] is False
     assert operator.key_for("")[0] == "sk-operator"
