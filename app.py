@@ -397,10 +397,8 @@ with gr.Blocks(title="Sentence → video") as demo:
                             1000,
                             label=i18n("ui_max_tokens"),
                             precision=0,
-                            minimum=1,
-                            maximum=100000,
                             elem_id="max-tokens",
-                        )
+                        )  # no minimum/maximum: Gradio's own range error is English-only
                         stream = gr.Checkbox(
                             True,
                             label=i18n("ui_stream"),
