@@ -81,6 +81,7 @@ async def follow(job_id: str, lang: str):
     second so the elapsed clock keeps moving."""
     jobs = runtime.jobs
     while True:
+        changed = jobs.change_signal(job_id)
         record = jobs.get(job_id)
         if record is None:
             return
@@ -90,7 +91,7 @@ async def follow(job_id: str, lang: str):
         yield status_line(record, now, lang), video, panel_html(record, now, lang), record.id
         if not running:
             return
-        await jobs.wait_change(job_id, TICK)
+        await jobs.wait_signal(changed, TICK)
 
 
 def start_job(request, visitor, api_key, prompt, max_tokens, stream, model, **extra):

@@ -151,14 +151,22 @@ class Jobs:
     def running_for(self, owner: str | None) -> list[JobRecord]:
         return [r for r in self._live.values() if owner is None or r.owner == owner]
 
-    async def wait_change(self, job_id: str, timeout: float) -> None:
-        """Return when the job changes or after ``timeout`` seconds, whichever is first."""
-        event = self._changed.get(job_id)
-        if event is None:
+    def change_signal(self, job_id: str) -> asyncio.Event | None:
+        """The event the job's next change will set. Take it *before* reading the record, so a
+        change that lands between the read and the wait is not missed."""
+        return self._changed.get(job_id)
+
+    @staticmethod
+    async def wait_signal(signal: asyncio.Event | None, timeout: float) -> None:
+        """Return when ``signal`` is set or after ``timeout`` seconds, whichever is first."""
+        if signal is None:
             await asyncio.sleep(timeout)
             return
         with suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(signal.wait(), timeout)
+
+    async def wait_change(self, job_id: str, timeout: float) -> None:
+        await self.wait_signal(self.change_signal(job_id), timeout)
 
     def cancel(self, job_id: str) -> bool:
         task = self._tasks.get(job_id)

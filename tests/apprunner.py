@@ -20,9 +20,10 @@ from typing import Any
 
 import httpx
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 45.0  # importing gradio takes ~4 s; a busy 2-core machine can be much slower
+START_TIMEOUT = 90.0  # importing gradio takes ~4 s; on a loaded 2-core machine 30 s was seen
 CALL_TIMEOUT = 60.0
 
 
@@ -58,6 +59,7 @@ def app_env(
             "SUXI_MAX_PROMPT_CHARS": "4000",
             "SUXI_MAX_JOBS": "16",
             "SUXI_MAX_QUEUE": "64",
+            "SUXI_VISITOR_KEYS": "0",
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_SERVER_PORT": str(port),
             "GRADIO_ANALYTICS_ENABLED": "False",
@@ -94,7 +96,8 @@ class AppProcess:
 
     # — lifecycle —
 
-    def start(self) -> AppProcess:
+    def launch(self) -> AppProcess:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log_file = self.log_path.open("wb")
         self._proc = subprocess.Popen(
@@ -105,12 +108,15 @@ class AppProcess:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + START_TIMEOUT
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> AppProcess:
+        """Return once the page answers; raise (with the log) if the app died or never did."""
+        assert self._proc is not None, "launch() first"
+        deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"app.py exited with {self._proc.returncode} before answering:\n{self.log()}"
-                )
+                raise RuntimeError(f"app.py {self.exit_reason()} before answering:\n{self.log()}")
             try:
                 if httpx.get(self.url, timeout=2.0, trust_env=False).status_code == 200:
                     return self
@@ -118,8 +124,11 @@ class AppProcess:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"app.py did not answer within {START_TIMEOUT}s:\n{self.log()}")
+                raise RuntimeError(f"app.py did not answer within {timeout}s:\n{self.log()}")
             time.sleep(0.2)
+
+    def start(self) -> AppProcess:
+        return self.launch().wait_ready()
 
     def stop(self) -> None:
         for closer in self._closers:
@@ -142,6 +151,19 @@ class AppProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def exit_reason(self) -> str:
+        code = self._proc.poll() if self._proc is not None else None
+        if code is None:
+            return "is running"
+        if code < 0:
+            return f"was killed by signal {-code} (not by this test: it stops its app last)"
+        return f"exited with {code}"
+
+    def check_alive(self, err: BaseException) -> None:
+        """Turn a failed call into a clear report when the app itself has died."""
+        if self._proc is not None and self._proc.poll() is not None:
+            raise RuntimeError(f"app.py {self.exit_reason()}:\n{self.log()[-3000:]}") from err
+
     def log(self) -> str:
         if self._log_file is not None:
             self._log_file.flush()
@@ -153,14 +175,18 @@ class AppProcess:
     # — talking to it —
 
     def client(self, **kw: Any) -> Client:
-        return Client(
-            self.url,
-            verbose=False,
-            analytics_enabled=False,
-            download_files=str(self.downloads),
-            httpx_kwargs={"trust_env": False},
-            **kw,
-        )
+        try:
+            return Client(
+                self.url,
+                verbose=False,
+                analytics_enabled=False,
+                download_files=str(self.downloads),
+                httpx_kwargs={"trust_env": False},
+                **kw,
+            )
+        except Exception as err:
+            self.check_alive(err)
+            raise
 
     def close_later(self, client: Client) -> None:
         """``Client.close`` waits up to 1 s for its heartbeat thread: do it in the background
@@ -174,6 +200,11 @@ class AppProcess:
         client = self.client()
         try:
             result = client.submit(*args, api_name=api_name).result(timeout=timeout)
+        except AppError:
+            raise
+        except Exception as err:
+            self.check_alive(err)
+            raise
         finally:
             self.close_later(client)
         self.seen.append(result)
@@ -188,6 +219,11 @@ class AppProcess:
             job = client.submit(*args, api_name=api_name)
             final = job.result(timeout=timeout)
             outputs = list(job.outputs())
+        except AppError:
+            raise
+        except Exception as err:
+            self.check_alive(err)
+            raise
         finally:
             self.close_later(client)
         self.seen.extend([*outputs, final])
@@ -237,4 +273,3 @@ def first_output(job: Any, accept: Callable[[Any], bool], timeout: float) -> Any
 
     (output,) = wait_for(look, timeout, interval=0.01)
     return output
-
