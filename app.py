@@ -87,7 +87,9 @@ async def follow(job_id: str, lang: str):
             return
         now = time.time()
         running = record.running  # read before yielding: the live record changes meanwhile
-        video = record.file if record.state == "done" and record.file else gr.skip()
+        # None, not gr.skip(): an update object makes Gradio rebuild the Video component and
+        # its schema on every tick (measured: ~40 % of the app's CPU with 128 jobs running).
+        video = record.file if record.state == "done" and record.file else None
         yield status_line(record, now, lang), video, panel_html(record, now, lang), record.id
         if not running:
             return
@@ -211,13 +213,15 @@ async def modify(
 
 async def reattach(visitor: str | None, request: gr.Request = None):
     """After a reload: show this visitor's running job and follow it."""
-    if not visitor:
+    lang = language(request)
+    running = runtime.jobs.running_for(visible_to(owner_of(visitor, request))) if visitor else []
+    if not running:
+        # A generator that yields nothing blanks its outputs: show the idle panel instead.
+        yield gr.skip(), gr.skip(), panel_html(None, 0, lang), gr.skip()
         return
-    running = runtime.jobs.running_for(visible_to(owner_of(visitor, request)))
-    if running:
-        latest = max(running, key=lambda r: r.created)
-        async for update in follow(latest.id, language(request)):
-            yield update
+    latest = max(running, key=lambda r: r.created)
+    async for update in follow(latest.id, lang):
+        yield update
 
 
 def ensure_visitor(visitor: str | None, saved_key: str | None):
@@ -408,7 +412,7 @@ with gr.Blocks(title="Sentence → video") as demo:
                         )
                     with gr.Accordion(
                         i18n("ui_key"),
-                        open=runtime.demo,
+                        open=False,  # the demo banner explains the key; keep the panel in view
                         elem_id="key-box",
                         visible=settings.visitor_keys,
                     ):
@@ -499,6 +503,7 @@ with gr.Blocks(title="Sentence → video") as demo:
     following = {
         "outputs": outputs,
         "show_progress": "hidden",
+        "scroll_to_output": True,
         "concurrency_id": "generate",
         "concurrency_limit": settings.max_jobs,
     }
@@ -587,6 +592,10 @@ def launch_options() -> dict:
         # storage (on by default since Gradio 6.24); the app keeps its own history.
         "run_history": False,
         "footer_links": ["api", "gradio", "settings"],
+        # Gradio's queue has one slot per worker thread (queueing.py), 40 by default, whatever
+        # concurrency_limit says: each followed generation holds one for minutes, so without
+        # room for them every light event (My videos, open, delete) waits behind generations.
+        "max_threads": settings.max_jobs + 40,
         # Gradio copies a returned file into its cache only from the working directory, the
         # temp directory or allowed_paths; allowed_paths are also served by path, so the videos
         # folder is added only when it lies elsewhere (/data on a Space).
