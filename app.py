@@ -26,7 +26,6 @@ from suxi.view import panel_html, state_word, status_line, t
 runtime = Runtime.from_env()
 settings = runtime.configured
 TICK = 1.0  # the elapsed clock moves every second, even when the relay is silent
-VIDEO_MODEL_WORDS = ("sora", "video", "veo", "kling", "wan", "hailuo", "runway", "seedance")
 
 EXAMPLES = [
     "A corgi surfing a wave at sunset, slow motion, cinematic",
@@ -254,9 +253,7 @@ async def refresh_models(api_key: str = "", request: gr.Request = None):
         return gr.update(choices=[settings.model], value=settings.model), explain(
             err.kind, lang, err.relay_text
         )
-    videos = sorted(n for n in names if any(w in n.lower() for w in VIDEO_MODEL_WORDS))
-    others = sorted(n for n in names if n not in videos)
-    choices = videos + others or [settings.model]
+    choices = names or [settings.model]
     value = settings.model if settings.model in choices else choices[0]
     return gr.update(choices=choices, value=value), gr.skip()
 

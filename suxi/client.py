@@ -46,6 +46,7 @@ MAX_JSON_BODY = 16 * 1024 * 1024
 MAX_SSE_LINE = 1024 * 1024
 MAX_REDIRECTS = 5
 CONNECT_RETRIES = 2  # httpx retries only connection failures: the request was never sent
+VIDEO_MODEL_WORDS = ("sora", "video", "veo", "kling", "wan", "hailuo", "runway", "seedance")
 TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 
@@ -250,20 +251,30 @@ class RelayClient:
     # — other endpoints —
 
     async def list_models(self, api_key: str) -> list[str]:
+        """The models this key may use, video models first (the rest keep the relay's order)."""
         data = await self._get_json("/v1/models", api_key)
         items = data.get("data") if isinstance(data, dict) else None
-        return [
+        names = [
             m["id"] for m in items or [] if isinstance(m, dict) and isinstance(m.get("id"), str)
         ]
+        videos = sorted(n for n in names if any(w in n.lower() for w in VIDEO_MODEL_WORDS))
+        return videos + [n for n in names if n not in videos]
 
     async def get_task(self, path: str, api_key: str) -> Any:
         """GET a task-status endpoint on the relay (path and query, relative to the base)."""
         return await self._get_json(path, api_key)
 
-    async def _get_json(self, path: str, api_key: str) -> Any:
-        headers = {"Authorization": f"Bearer {check_key(api_key)}"}
+    async def get_status_page(self, url: str) -> Any:
+        """GET a status link the stream gave (``…/source/task_…``), through the URL gate and
+        without the key: it is usually another host."""
+        await _gate(url, self.settings.relay_host)
+        return await self._get_json(url, None)
+
+    async def _get_json(self, path_or_url: str, api_key: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {check_key(api_key)}"} if api_key else {}
+        url = path_or_url if "://" in path_or_url else f"{self.settings.base_url}{path_or_url}"
         try:
-            response = await self.http.get(f"{self.settings.base_url}{path}", headers=headers)
+            response = await self.http.get(url, headers=headers)
         except httpx.ConnectError as err:
             raise ConnectError("connect") from err
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as err:

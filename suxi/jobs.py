@@ -200,20 +200,25 @@ class Jobs:
         if not record.task_id:
             return "no_recovery"
         task = quote(record.task_id, safe="")
-        for path, openai_style in (
-            (f"/v1/video/query?id={task}", False),
-            (f"/v1/videos/{task}", True),
-        ):
+        not_here = (NotFoundError, BadRequestError, BadReplyError, RelayServerError)
+        sources = [
+            (lambda p=path: relay.get_task(p, api_key), style, not_here)
+            for path, style in ((f"/v1/video/query?id={task}", False), (f"/v1/videos/{task}", True))
+        ] + [  # the stream's status links live on other hosts: any failure there is skipped
+            (lambda u=link: relay.get_status_page(u), False, SuxiError) for link in record.links
+        ]
+        for fetch, openai_style, skipped in sources:
             try:
-                data = await relay.get_task(path, api_key)
-            except (NotFoundError, BadRequestError, BadReplyError, RelayServerError):
-                continue  # this relay does not serve that task API
+                data = await fetch()
+            except skipped:
+                continue  # this source does not know the task (or is not JSON, or not public)
             status = interpret(data, record.task_id, openai_style)
             if status.state == "done":
                 if status.video_url:
                     return await self._recover(relay, record, status.video_url, None)
-                url = f"{relay.settings.base_url}{status.content_path}"
-                return await self._recover(relay, record, url, api_key)
+                if status.content_path:
+                    url = f"{relay.settings.base_url}{status.content_path}"
+                    return await self._recover(relay, record, url, api_key)
             if status.state == "running":
                 record.percent = status.percent if status.percent is not None else record.percent
                 self._commit(record)

@@ -248,3 +248,15 @@ def test_describe_body_prefers_the_relay_message():
     assert describe_body(b"<html><title>524: A timeout occurred</title>", "text/html") == (
         "524: A timeout occurred"
     )
+
+
+async def test_model_list_puts_video_models_first(client, relay):
+    relay.models = ["gpt-4o", "sora-2-pro", "claude-x", "sora2-landscape-15s", "veo-3"]
+    assert await client.list_models(KEY) == [
+        "sora-2-pro",
+        "sora2-landscape-15s",
+        "veo-3",
+        "gpt-4o",
+        "claude-x",
+    ]
+    assert relay.requests[-1].headers["authorization"] == f"Bearer {KEY}"

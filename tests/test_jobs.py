@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -208,3 +209,27 @@ async def test_delete_removes_record_and_file(jobs, relay):
     assert jobs.delete(record.id)
     assert not Path(done.file).exists()
     assert jobs.store.get(record.id) is None
+
+
+async def test_check_again_follows_the_streams_status_link(settings, relay):
+    job_id = await interrupted_job(settings, relay, task_id="task_statuslink001")
+    video_url = relay.add_file("via-link.mp4", b"found through the status link")
+    status_url = relay.add_file(
+        "status.json",
+        json.dumps({"status": "completed", "video_url": video_url}).encode(),
+    )
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    store.mark_interrupted()
+    record = store.get(job_id)
+    record.links = ["https://status.invalid/source/task_statuslink001", status_url]
+    store.save(record)  # an unreachable link first: skipped, not fatal
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    try:
+        assert await runner.check_again(job_id, KEY) == "recovered"
+        assert Path(runner.get(job_id).file).read_bytes() == b"found through the status link"
+        status_fetch = [r for r in relay.requests if r.path.endswith("/status.json")]
+        assert status_fetch and "authorization" not in status_fetch[0].headers
+    finally:
+        await client.aclose()
+        store.close()
