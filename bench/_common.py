@@ -17,14 +17,19 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
+# The app under test: this checkout, or a frozen copy of it (``git archive HEAD | tar -x -C DIR``)
+# so that every figure of a session comes from the same code while the tree is being edited.
+APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT") or ROOT).resolve()
 RESULTS = ROOT / "bench" / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -46,13 +51,15 @@ def free_port() -> int:
 class Proc:
     """A child process in its own session; ``stop()`` ends it (and only it) by its id."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path = ROOT
+    ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.popen = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -169,7 +176,8 @@ def start_app(
         GRADIO_TEMP_DIR=str(log_dir / f"{name}-gradio-tmp"),
         **(extra_env or {}),
     )
-    proc = Proc(name, [sys.executable, "app.py"], env, log_dir)
+    proc = Proc(name, [sys.executable, "app.py"], env, log_dir, cwd=APP_ROOT)
+    proc.data_dir = data  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_http(url, proc, timeout=90)
@@ -177,6 +185,40 @@ def start_app(
         proc.stop()
         raise
     return proc, url
+
+
+def server_side_jobs(data_dir: Path) -> dict[str, Any]:
+    """The app's own view of the jobs (its SQLite store): states, and created → finished times.
+
+    Independent of the load generator: when the client process is saturated its timestamps lag,
+    these do not.
+    """
+    import sqlite3
+
+    path = data_dir / "jobs.sqlite3"
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute("SELECT state, created, finished FROM jobs").fetchall()
+    except sqlite3.Error as err:
+        return {"error": str(err)}
+    finally:
+        db.close()
+    states: dict[str, int] = {}
+    for state, _, _ in rows:
+        states[state] = states.get(state, 0) + 1
+    done = [(c, f) for s, c, f in rows if s == "done" and f]
+    durations = [f - c for c, f in done]
+    return {
+        "jobs": len(rows),
+        "states": states,
+        "job_s_p50": round(statistics.median(durations), 3) if durations else None,
+        "job_s_max": round(max(durations), 3) if durations else None,
+        "first_created_to_last_done_s": (
+            round(max(f for _, f in done) - min(c for _, c, _ in rows), 3) if done else None
+        ),
+    }
 
 
 # ── /proc metrics ─────────────────────────────────────────────────────────────────────────────
@@ -298,6 +340,8 @@ def mb(n: float) -> float:
 # the job thread polls every 50 ms (gradio_client/utils.py, stream_sse_v1plus), so the time a
 # Job's outputs appear is up to 50 ms later than the bytes arrived. We record both.
 ARRIVALS: dict[str, list[tuple[float, str]]] = {}
+# Each SSE stream a client opened: (opened, closed, session, messages without an event id).
+STREAMS: list[dict[str, Any]] = []
 _patched = False
 
 
@@ -305,6 +349,8 @@ class _StampDeque(deque):
     def append(self, item: Any) -> None:  # called by the stream-reader thread on arrival
         if isinstance(item, dict) and "event_id" in item:
             ARRIVALS.setdefault(item["event_id"], []).append((time.time(), str(item.get("msg"))))
+        elif item is not None:
+            STREAMS.append({"t": time.time(), "message": str(item)[:200]})
         super().append(item)
 
 
@@ -335,6 +381,22 @@ def install_stamps() -> None:
 
     gc.deque = _StampDeque
     gc.JobStatus = StampJobStatus
+    original = gc.Client.stream_messages
+
+    def stream_messages(self: Any, protocol: str, session_hash: str) -> None:
+        record: dict[str, Any] = {"opened": time.time(), "session": session_hash[:8]}
+        STREAMS.append(record)
+        try:
+            return original(self, protocol, session_hash)
+        except BaseException as err:
+            record["error"] = f"{type(err).__name__}: {err}"[:200]
+            raise
+        finally:
+            record["closed"] = time.time()
+            with self.pending_lock:
+                record["pending_at_close"] = len(self.pending_event_ids)
+
+    gc.Client.stream_messages = stream_messages
     _patched = True
 
 
@@ -398,10 +460,27 @@ class Visit:
         if job.done():
             try:
                 self.result = job.result(timeout=0)
-            except Exception as err:  # noqa: BLE001 - any failure counts as one
+            except Exception as err:
                 self.error = f"{type(err).__name__}: {err}"[:300]
         elif self.error is None:
             self.error = "unfinished"
+
+    def timeline(self, t0: float) -> dict[str, Any]:
+        """This visit's moments relative to ``t0`` (seconds), for the JSON results."""
+
+        def rel(t: float | None) -> float | None:
+            return None if t is None else round(t - t0, 3)
+
+        return {
+            "i": self.index,
+            "submitted": rel(self.submitted),
+            "first_output": rel(self.first_output),
+            "outputs": len(self.outputs),
+            "finished": rel(self.completed_wire),
+            "ok": self.ok,
+            "error": self.error,
+            "last_status": str(self.outputs[-1][0])[:80] if self.outputs else None,
+        }
 
     @property
     def first_output(self) -> float | None:
@@ -425,7 +504,9 @@ def submit_all(clients: list[Any], prompt: str = "A corgi surfing a wave") -> li
     for i, client in enumerate(clients):
         visit = Visit(i)
         visit.submitted = time.time()
-        visit.job = client.submit(f"{prompt} #{i}", 1000, True, api_name="/generate")
+        visit.job = client.submit(
+            prompt=f"{prompt} #{i}", max_tokens=1000, stream=True, api_name="/generate"
+        )
 
         def done(_fut: Any, v: Visit = visit) -> None:
             v.done_at = time.time()
@@ -443,11 +524,14 @@ def wait_visits(visits: list[Visit], timeout: float) -> None:
         v.collect()
 
 
-def cancel_visits(visits: list[Visit]) -> None:
-    for v in visits:
-        if v.job is not None and not v.job.done():
-            with contextlib.suppress(Exception):
-                v.job.cancel()
+def on_sigterm() -> None:
+    """Make ``timeout``/``kill`` run the finally blocks (which stop the app and the relay)."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
 
 
 # ── numbers and output ────────────────────────────────────────────────────────────────────────
@@ -496,7 +580,41 @@ def machine() -> dict[str, Any]:
         "gradio": _version("gradio"),
         "gradio_client": _version("gradio_client"),
         "httpx": _version("httpx"),
+        "app_under_test": code_version(),
     }
+
+
+def code_version() -> dict[str, Any]:
+    """Which code was measured: the app root, its git commit (if any) and a digest of the files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in [APP_ROOT / "app.py", *sorted((APP_ROOT / "suxi").glob("*.py"))]:
+        with contextlib.suppress(OSError):
+            digest.update(path.name.encode() + path.read_bytes())
+    info: dict[str, Any] = {"root": str(APP_ROOT), "sha256_app_and_suxi": digest.hexdigest()[:16]}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(APP_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(APP_ROOT), "status", "--porcelain", "--", "app.py", "suxi"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if head.returncode == 0:
+            info["git_head"] = head.stdout.strip()
+            info["uncommitted_changes"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    marker = APP_ROOT / ".bench-commit"  # written next to a frozen copy: which commit it is
+    if "git_head" not in info and marker.is_file():
+        info["git_head"] = marker.read_text().strip()
+    return info
 
 
 def _version(name: str) -> str:
@@ -510,7 +628,8 @@ def _version(name: str) -> str:
 
 def write_results(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    tag = os.environ.get("BENCH_TAG", "").strip()  # e.g. a variant of the app under test
+    path = RESULTS / (f"{name}.{tag}.json" if tag else f"{name}.json")
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"\nresults: {path.relative_to(ROOT)}")
     return path
@@ -522,3 +641,39 @@ def hard_exit(code: int = 0) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def cleanup(tmp: Path, failed: bool) -> None:
+    """Remove a run's temp dir (logs, data, videos); keep it when the run failed."""
+    import shutil
+
+    if failed:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finish(name: str, results: dict[str, Any], tmp: Path, code: int, quick: bool = False) -> int:
+    """End a run: drop its temp dir (kept when it failed), write ``bench/results/NAME.json``
+    (``NAME-quick.json`` for a quick run) and return the exit code."""
+    cleanup(tmp, failed=bool(code))
+    write_results(f"{name}-quick" if quick else name, results)
+    return code
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """A benchmark's entry point: SIGTERM/SIGHUP run its finally blocks, any escaping exception
+    is printed and exits 1, and the process leaves without waiting for stray threads."""
+    on_sigterm()
+    try:
+        rc = main()
+    except SystemExit as stop:  # argparse's --help (0) and usage errors (2)
+        if stop.code is None or isinstance(stop.code, int):
+            rc = stop.code or 0
+        else:
+            print(stop.code, file=sys.stderr)
+            rc = 1
+    except BaseException:
+        traceback.print_exc()
+        rc = 1
+    hard_exit(rc)

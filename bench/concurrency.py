@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
+    STREAMS,
     Phase,
     Proc,
-    cancel_visits,
     close_clients,
-    hard_exit,
+    finish,
     machine,
     make_clients,
     mb,
@@ -37,11 +37,12 @@ from _common import (  # noqa: E402
     pct,
     print_table,
     rss_bytes,
+    run_main,
+    server_side_jobs,
     start_app,
     start_relay,
     submit_all,
     wait_visits,
-    write_results,
 )
 
 TARGET_WALL_OVER_T_AT_64 = 1.15
@@ -64,18 +65,30 @@ def run_one(
         submit_s = time.time() - t0
         wait_visits(visits, timeout=t0 + cap - time.time())
         usage = phase.end()
-        cancel_visits(visits)
+        server = server_side_jobs(app.data_dir)
+        streams = [dict(x) for x in STREAMS if x.get("t", x.get("opened", 0)) >= t0 - 1]
+        STREAMS.clear()
         firsts = [v.first_output for v in visits]
         running = [f - t0 for f in firsts if f is not None]
         finished = [v for v in visits if v.finished is not None and v.ok]
         durations = [v.finished - v.submitted for v in finished]
         all_done = len(finished) == n
         wall = max(v.finished for v in finished) - t0 if all_done else None
-        errors = sorted({v.error or (str(v.result[0])[:120] if v.result else "?") for v in visits
-                         if not v.ok and v.error != "unfinished"})
+        errors = sorted(
+            {
+                v.error or (str(v.result[0])[:120] if v.result else "?")
+                for v in visits
+                if not v.ok and v.error != "unfinished"
+            }
+        )
+        from latency import samples, summary  # the same measure as bench/latency.py
+
+        wire = [x for v in visits for x in samples(v)[0]]
         return {
             "n": n,
             "max_jobs": max_jobs,
+            "progress_latency_wire": summary(wire),
+            "server_side": server,
             "seconds": seconds,
             "cap_s": cap,
             "client_setup_s": round(setup, 2),
@@ -93,6 +106,16 @@ def run_one(
             "job_s_max": _r(max(durations) if durations else None),
             "app_idle_rss_mb": mb(idle_rss),
             "usage": usage,
+            "visits": [v.timeline(t0) for v in visits],
+            "streams_closed_early": [
+                {
+                    k: (round(v - t0, 3) if k in ("opened", "closed", "t") else v)
+                    for k, v in x.items()
+                }
+                for x in streams
+                if x.get("pending_at_close") or x.get("error") or "message" in x
+            ][:50],
+            "app_log_tail": app.tail(40),
         }
     finally:
         close_clients(clients)
@@ -112,7 +135,8 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
-    ns = [int(x) for x in (args.ns or ("1,16" if args.quick else "1,16,64,256")).split(",")]
+    spec = args.ns if args.ns is not None else ("1,16" if args.quick else "1,16,64,256")
+    ns = [int(x) for x in spec.split(",") if x.strip()]  # --ns "" runs only the baseline
     cap = args.cap * seconds
 
     tmp = Path(tempfile.mkdtemp(prefix="suxi-bench-concurrency-"))
@@ -197,15 +221,11 @@ def main() -> int:
             verdicts["256_no_failures"] = r["failures"] == 0 and r["finished_ok"] == 256
     results["targets"] = verdicts
     if verdicts:
-        print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in verdicts.items()))
-    write_results("concurrency-quick" if args.quick else "concurrency", results)
-    return code
+        print(
+            "targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in verdicts.items())
+        )
+    return finish("concurrency", results, tmp, code, quick=args.quick)
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    except BaseException:
-        traceback.print_exc()
-        rc = 1
-    hard_exit(rc)
+    run_main(main)

@@ -1,6 +1,7 @@
 """Run ``python app.py`` as a real subprocess and talk to it through ``gradio_client``.
 
-Used by ``tests/test_app.py``. The app gets its whole configuration from the environment built
+Used by ``tests/test_app.py`` and ``tests/test_shared.py``, and (as ``browser_support.AppServer``)
+by ``tests/test_browser.py``. The app gets its whole configuration from the environment built
 here (every ``SUXI_*`` variable is set explicitly, so a stray ``.env`` cannot change a test), its
 stdout and stderr go to a log file the tests can read, and every output any call returned is
 kept in :attr:`AppProcess.seen` so a test can scan all of them at once.
@@ -34,10 +35,17 @@ def free_port() -> int:
 
 
 def app_env(
-    *, api_key: str, base_url: str, data_dir: Path, port: int, **extra: str
+    *,
+    api_key: str,
+    base_url: str = "",
+    data_dir: Path,
+    port: int,
+    speed: float = 20,
+    **extra: str,
 ) -> dict[str, str]:
     """The app's environment: the caller's, minus anything that configures the app or Gradio,
-    plus every setting spelled out (a real variable always wins over ``.env``)."""
+    plus every setting spelled out (a real variable always wins over ``.env``). An empty
+    ``base_url`` means the app's default relay; ``speed`` is the offline demo's speed-up."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -50,7 +58,7 @@ def app_env(
             "SUXI_MODEL": "sora-2",
             "SUXI_DATA_DIR": str(data_dir),
             "SUXI_SHARED": "0",
-            "SUXI_DEMO_SPEED": "20",
+            "SUXI_DEMO_SPEED": str(speed),
             "SUXI_CONNECT_TIMEOUT": "5",
             "SUXI_READ_TIMEOUT": "20",
             "SUXI_TOTAL_TIMEOUT": "60",
@@ -75,7 +83,17 @@ def app_env(
 class AppProcess:
     """One ``python app.py`` process on loopback."""
 
-    def __init__(self, workdir: Path, *, api_key: str, base_url: str, **extra_env: str) -> None:
+    start_timeout = START_TIMEOUT  # what :meth:`wait_ready` waits by default
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        api_key: str,
+        base_url: str = "",
+        speed: float = 20,
+        **extra_env: str,
+    ) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.downloads = workdir / "client-downloads"
@@ -87,6 +105,7 @@ class AppProcess:
             base_url=base_url,
             data_dir=self.data_dir,
             port=self.port,
+            speed=speed,
             **extra_env,
         )
         self.seen: list[Any] = []  # every output of every call, for leak scans
@@ -110,9 +129,10 @@ class AppProcess:
         )
         return self
 
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> AppProcess:
+    def wait_ready(self, timeout: float | None = None) -> AppProcess:
         """Return once the page answers; raise (with the log) if the app died or never did."""
         assert self._proc is not None, "launch() first"
+        timeout = self.start_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
@@ -164,13 +184,15 @@ class AppProcess:
         if self._proc is not None and self._proc.poll() is not None:
             raise RuntimeError(f"app.py {self.exit_reason()}:\n{self.log()[-3000:]}") from err
 
-    def log(self) -> str:
+    def log(self, tail: int | None = None) -> str:
+        """What the app wrote so far (its last ``tail`` characters, when given)."""
         if self._log_file is not None:
             self._log_file.flush()
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
+        return text if tail is None else text[-tail:]
 
     # — talking to it —
 
