@@ -224,7 +224,10 @@ async def reattach(visitor: str | None, request: gr.Request = None):
 
 
 def ensure_visitor(visitor: str | None, saved_key: str | None):
-    return visitor or uuid.uuid4().hex, saved_key or gr.skip(), bool(saved_key)
+    """On load: this browser's visitor token (made once), its remembered key, and only then an
+    enabled Generate button, so no job is started without the token that finds it again."""
+    ready = gr.Button(interactive=True)
+    return visitor or uuid.uuid4().hex, saved_key or gr.skip(), bool(saved_key), ready
 
 
 def remember_key(api_key: str, remember: bool):
@@ -424,7 +427,10 @@ with gr.Blocks(title="Sentence → video") as demo:
                         forget_btn = gr.Button(i18n("ui_forget"), size="sm", elem_id="forget")
                         gr.Markdown(i18n("ui_key_note"), elem_classes=["suxi-hint"])
                     generate_btn = gr.Button(
-                        i18n("ui_generate"), variant="primary", elem_id="generate"
+                        i18n("ui_generate"),
+                        variant="primary",
+                        elem_id="generate",
+                        interactive=False,  # enabled by the load event (ensure_visitor)
                     )
                     stop_btn = gr.Button(i18n("ui_stop"), variant="stop", elem_id="stop")
                     gr.Markdown(i18n("ui_stop_info"), elem_classes=["suxi-hint"])
@@ -561,7 +567,7 @@ with gr.Blocks(title="Sentence → video") as demo:
     demo.load(
         ensure_visitor,
         inputs=[visitor, saved_key],
-        outputs=[visitor, api_key, remember],
+        outputs=[visitor, api_key, remember, generate_btn],
         api_visibility="private",
     ).then(
         reattach,

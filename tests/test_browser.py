@@ -359,3 +359,33 @@ def test_idle_panel_stays_after_load_in_the_page_language(browser, demo_app: App
     with open_page(browser, demo_app, locale="zh-CN", accept_language="zh-CN,zh;q=0.9") as page:
         page.wait_for_timeout(2500)  # the load chain (ensure_visitor → reattach) has ended
         assert panel(page)["state"] == "就绪", panel_log(page)
+
+
+def test_remembered_key_survives_a_reload_and_forget_erases_it(browser, demo_app: AppServer):
+    key = "sk-remember-me-0001"
+    stored = "() => localStorage.getItem('suxi-key')"
+    with open_page(browser, demo_app) as page:
+        page.locator("#key-box").get_by_text("Your API key").click()
+        page.locator("#api-key input").fill(key)
+        page.wait_for_timeout(500)
+        assert page.evaluate(stored) is None  # not kept unless asked
+        page.locator("#remember input").check()
+        wait_js(page, demo_app, f"() => {stored[6:]} !== null", "the remembered key")
+        assert key not in page.evaluate(stored)  # kept obfuscated, not as plain text
+
+        page.reload(wait_until="domcontentloaded")
+        wait_loaded(page, demo_app)
+        page.locator("#key-box").get_by_text("Your API key").click()
+        wait_js(page, demo_app, f"() => document.querySelector('#api-key input').value === '{key}'",
+                "the key restored after a reload")
+        assert page.locator("#remember input").is_checked()
+
+        page.locator("#forget").click()
+        wait_js(page, demo_app, f"() => {stored[6:]} === null", "the key erased")
+        assert page.locator("#api-key input").input_value() == ""
+        assert not page.locator("#remember input").is_checked()
+        page.reload(wait_until="domcontentloaded")
+        wait_loaded(page, demo_app)
+        page.wait_for_timeout(1000)
+        assert page.evaluate(stored) is None
+        assert page.locator("#api-key input").input_value() == ""
