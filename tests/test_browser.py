@@ -376,8 +376,12 @@ def test_remembered_key_survives_a_reload_and_forget_erases_it(browser, demo_app
         page.reload(wait_until="domcontentloaded")
         wait_loaded(page, demo_app)
         page.locator("#key-box").get_by_text("Your API key").click()
-        wait_js(page, demo_app, f"() => document.querySelector('#api-key input').value === '{key}'",
-                "the key restored after a reload")
+        wait_js(
+            page,
+            demo_app,
+            f"() => (document.querySelector('#api-key input') || {{}}).value === '{key}'",
+            "the key restored after a reload",
+        )
         assert page.locator("#remember input").is_checked()
 
         page.locator("#forget").click()
@@ -388,4 +392,5 @@ def test_remembered_key_survives_a_reload_and_forget_erases_it(browser, demo_app
         wait_loaded(page, demo_app)
         page.wait_for_timeout(1000)
         assert page.evaluate(stored) is None
+        page.locator("#key-box").get_by_text("Your API key").click()
         assert page.locator("#api-key input").input_value() == ""
