@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from suxi.client import RelayClient
+from suxi.jobs import Jobs
 from suxi.settings import Settings
 from suxi.simrelay import SimRelay
+from suxi.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "sk-test-0123456789"
@@ -38,3 +40,15 @@ async def client(settings: Settings):
     relay_client = RelayClient(settings)
     yield relay_client
     await relay_client.aclose()
+
+
+@pytest.fixture
+async def jobs(settings: Settings):
+    """The job runner as the app wires it, on a fresh data folder."""
+    store = Store(settings.data_dir / "jobs.sqlite3")
+    client = RelayClient(settings)
+    runner = Jobs(settings, store, client)
+    yield runner
+    await runner.shutdown()
+    await client.aclose()
+    store.close()

@@ -21,17 +21,6 @@ from .conftest import KEY
 SAMPLE = Path(__file__).parent.parent / "assets" / "sample.mp4"
 
 
-@pytest.fixture
-async def jobs(settings):
-    store = Store(settings.data_dir / "jobs.sqlite3")
-    client = RelayClient(settings)
-    runner = Jobs(settings, store, client)
-    yield runner
-    await runner.shutdown()
-    await client.aclose()
-    store.close()
-
-
 def start(jobs: Jobs, prompt: str = "a lighthouse in a storm", **kw):
     return jobs.start(owner="me", prompt=prompt, max_tokens=1000, stream=True, api_key=KEY, **kw)
 

@@ -16,17 +16,6 @@ from suxi.store import Store
 from .test_jobs import until_finished
 
 
-@pytest.fixture
-async def jobs(settings):
-    store = Store(settings.data_dir / "jobs.sqlite3")
-    client = RelayClient(settings)
-    runner = Jobs(settings, store, client)
-    yield runner
-    await runner.shutdown()
-    await client.aclose()
-    store.close()
-
-
 def start(jobs, key="sk-visitor-one", owner="v1", **kw):
     return jobs.start(
         owner=owner, prompt="a fox in snow", max_tokens=1000, stream=True, api_key=key, **kw
