@@ -6,6 +6,7 @@ in the ``suxi`` package: this file only turns job records into component updates
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import tempfile
 import time
@@ -112,9 +113,9 @@ def start_job(request, visitor, api_key, prompt, max_tokens, stream, model, **ex
 
 
 async def run_job(starter, lang: str):
-    """Start a job (``starter`` raises InputError for bad input) and follow it."""
+    """Start a job (the coroutine ``starter`` raises InputError for bad input) and follow it."""
     try:
-        record = starter()
+        record = await starter()
     except InputError as err:
         yield explain(err.kind, lang, **err.values), gr.skip(), gr.skip(), ""
         return
@@ -147,9 +148,10 @@ async def generate(
 ):
     """Start a generation and follow it. Closing the page does not stop the job."""
 
-    def starter():
+    async def starter():
         text = (prompt or "").strip()
-        picture = starting_image(image, image_url) if text else None
+        # Decoding and re-encoding a phone photo takes a few hundred ms: not on the event loop.
+        picture = await asyncio.to_thread(starting_image, image, image_url) if text else None
         messages = conversation.first_messages(text, orientation, duration, picture)
         hints = {"orientation": orientation, "duration": duration, "image": bool(picture)}
         return start_job(
@@ -184,7 +186,7 @@ async def modify(
     relay's previous answer verbatim, then the new instruction."""
     lang = language(request)
 
-    def starter():
+    async def starter():
         parent = visible_job(parent_id, visitor, request)
         if parent is None or parent.state != "done" or not parent.answer:
             raise InputError("not_modifiable")
