@@ -96,7 +96,20 @@ async def follow(job_id: str, lang: str):
         await jobs.wait_signal(changed, TICK)
 
 
-def start_job(request, visitor, api_key, prompt, max_tokens, stream, model, **extra):
+def start_job(
+    request,
+    visitor,
+    api_key,
+    prompt,
+    max_tokens,
+    stream,
+    model,
+    orientation,
+    duration,
+    hints: dict | None = None,
+    **extra,
+):
+    """Start a job with this visitor's key (or the operator's) and the asked hints."""
     key, relay, limited = runtime.key_for(api_key)
     return runtime.jobs.start(
         owner=owner_of(visitor, request),
@@ -108,6 +121,7 @@ def start_job(request, visitor, api_key, prompt, max_tokens, stream, model, **ex
         address=address_of(request),
         limited=limited,
         relay=relay,
+        params={"orientation": orientation, "duration": duration, **(hints or {})},
         **extra,
     )
 
@@ -152,8 +166,6 @@ async def generate(
         text = (prompt or "").strip()
         # Decoding and re-encoding a phone photo takes a few hundred ms: not on the event loop.
         picture = await asyncio.to_thread(starting_image, image, image_url) if text else None
-        messages = conversation.first_messages(text, orientation, duration, picture)
-        hints = {"orientation": orientation, "duration": duration, "image": bool(picture)}
         return start_job(
             request,
             visitor,
@@ -162,8 +174,10 @@ async def generate(
             max_tokens,
             stream,
             model,
-            messages=messages if text else None,
-            params=hints,
+            orientation,
+            duration,
+            messages=conversation.first_messages(text, orientation, duration, picture),
+            hints={"image": bool(picture)},
         )
 
     async for update in run_job(starter, language(request)):
@@ -191,10 +205,6 @@ async def modify(
         if parent is None or parent.state != "done" or not parent.answer:
             raise InputError("not_modifiable")
         text = (instruction or "").strip()
-        messages = conversation.modification_messages(
-            parent.messages, parent.answer, text, orientation, duration
-        )
-        hints = {"orientation": orientation, "duration": duration}
         return start_job(
             request,
             visitor,
@@ -203,8 +213,11 @@ async def modify(
             max_tokens,
             stream,
             model or parent.model,
-            messages=messages if text else None,
-            params=hints,
+            orientation,
+            duration,
+            messages=conversation.modification_messages(
+                parent.messages, parent.answer, text, orientation, duration
+            ),
             parent_id=parent.id,
         )
 

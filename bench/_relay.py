@@ -11,8 +11,6 @@ benchmarks through :func:`bench._common.start_relay`; runnable alone too::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from pathlib import Path
 
@@ -35,21 +33,16 @@ def main() -> None:
 
     relay = SimRelay(speed=args.speed, host=args.host, port=args.port)
 
-    async def run() -> None:
-        await relay.start_async()
-        for spec in args.file:
-            name, _, path = spec.partition("=")
-            relay.add_file(name, Path(path))
+    for spec in args.file:
+        name, _, path = spec.partition("=")
+        relay.add_file(name, Path(path))
+
+    def ready(relay: SimRelay) -> None:
         video = f"{relay.base_url}{args.video}" if args.video else None
         relay.set_default(progress_script(args.seconds, args.every, video_url=video))
         print(f"READY {relay.base_url}", flush=True)
-        try:
-            await asyncio.Future()
-        finally:
-            await relay.stop_async()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    relay.run_forever(ready)
 
 
 if __name__ == "__main__":

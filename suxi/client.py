@@ -164,7 +164,7 @@ class RelayClient:
                     raw = await _read_capped(response, MAX_ERROR_BODY)
                     raise BadReplyError("html", relay_text=describe_body(raw, ctype))
                 if "json" in ctype:
-                    raw = await _read_capped(response, MAX_JSON_BODY)
+                    raw = await _read_capped(response, MAX_JSON_BODY, whole=True)
                     for event in _json_reply(raw, parser):
                         yield event
                     return
@@ -373,12 +373,13 @@ async def _gate(url: str, relay_host: str) -> bool:
     return False
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+async def _read_capped(response: httpx.Response, cap: int, *, whole: bool = False) -> bytes:
+    """At most ``cap`` bytes of the body; ``whole``: a longer body is an error, not cut."""
     data = bytearray()
     async for block in response.aiter_bytes():
         data += block
         if len(data) > cap:
-            if cap == MAX_JSON_BODY:
+            if whole:
                 raise BadReplyError("too_large")
             break
     return bytes(data[:cap])

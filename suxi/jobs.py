@@ -287,7 +287,6 @@ class Jobs:
                     if isinstance(event, VideoReady) and download is None:
                         download = asyncio.create_task(self._download(relay, record, event.url))
                     self._commit(record)
-                record.answer = parser.outcome.answer
                 if download is not None:
                     await download
         except SuxiError as err:
@@ -308,7 +307,7 @@ class Jobs:
             log.exception("job %s failed unexpectedly", record.id)
             self._fail(record, "unknown", "")
         finally:
-            record.answer = record.answer or parser.outcome.answer
+            record.answer = parser.outcome.answer
             if not self._stopping:
                 self._commit(record)
             self._live.pop(record.id, None)

@@ -178,10 +178,10 @@ class RelayStreamParser:
             return []
         self._finished = True
         events: list[Event] = []
-        for name, channel in self._channels.items():
+        for channel in self._channels.values():
             if channel.pending:
                 rest, channel.pending = channel.pending, ""
-                events += self._lines(name, [rest])
+                events += self._lines([rest])
         if self._fence is not None:
             events += self._close_fence()
         if self._video_sent:
@@ -204,7 +204,7 @@ class RelayStreamParser:
 
     def _text(self, channel: str, text: str) -> list[Event]:
         ch = self._channels[channel]
-        events = self._lines(channel, ch.add(text))
+        events = self._lines(ch.add(text))
         pending = THINK_TAG.sub("", ch.pending)
         if not pending or self._fence is not None:
             return events  # the JSON echo quotes the prompt, which may say "进度 50%"
@@ -216,7 +216,7 @@ class RelayStreamParser:
             events += self._state_words(pending)
         return events
 
-    def _lines(self, channel: str, lines: Iterable[str]) -> list[Event]:
+    def _lines(self, lines: Iterable[str]) -> list[Event]:
         events: list[Event] = []
         for line in lines:
             # <think> tags can be cut across chunks, so they are only visible in whole lines.

@@ -627,6 +627,21 @@ class SimRelay:
         self.base_url = f"http://{self._url_host()}:{self.port}"
         return self
 
+    def run_forever(self, ready: Callable[[SimRelay], None]) -> None:
+        """Serve in this thread until Ctrl-C or SIGTERM ends the process; ``ready`` runs once
+        the address is known (a command line prints it there)."""
+
+        async def run() -> None:
+            await self.start_async()
+            ready(self)
+            try:
+                await asyncio.Future()
+            finally:
+                await self.stop_async()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+
     async def stop_async(self) -> None:
         server, self._server = self._server, None
         if server is None:
@@ -1051,17 +1066,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     relay = SimRelay(speed=args.speed, host=args.host, port=args.port, video=args.video)
 
-    async def run() -> None:
-        await relay.start_async()
+    def announce(relay: SimRelay) -> None:
         print(f"simrelay listening on {relay.base_url} (speed {args.speed:g}; Ctrl-C stops)")
         print(f"  try: curl -N {relay.base_url}{CHAT_PATH} -d '{{\"messages\":[]}}'", flush=True)
-        try:
-            await asyncio.Future()
-        finally:
-            await relay.stop_async()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    relay.run_forever(announce)
 
 
 if __name__ == "__main__":
