@@ -1,13 +1,14 @@
 """Everything that can go wrong, as one exception tree.
 
     SuxiError                      every error the package raises; has .kind and .relay_text
-    ├── InputError                 bad prompt / number / key / URL: nothing was sent
-    ├── RelayHTTPError             the relay answered with an error status before streaming
+    ├── InputError                 bad prompt / number / key / URL / limit: nothing was sent
+    ├── RelayHTTPError             the relay answered with an error status
     │   ├── AuthError              401  key wrong, expired or used up
     │   ├── QuotaError             403  balance too low, or the key may not use this model
     │   ├── RateLimitError         429  slow down (.retry_after)
     │   ├── BadRequestError        400  the relay refused the request as invalid
-    │   ├── NotFoundError          404  no such endpoint: the base URL is wrong
+    │   ├── NotFoundError          404, 405  no such route (nothing was created)
+    │   │   └── FormatRefusedError every route tried for this model was unknown
     │   ├── UnavailableError       503  no channel serves this model on this key's group now
     │   ├── RelayServerError       500, 502 and other statuses
     │   └── ProxyTimeoutError      504, 524  a proxy gave up waiting
@@ -18,124 +19,169 @@
     │   ├── DroppedError           the connection closed mid-stream
     │   └── BrokenStreamError      the stream carried data that cannot be read (a 10 MB line)
     ├── BadReplyError              the relay sent something that is not a reply (HTML 200, …)
+    ├── TaskError                  a task-format job the relay cannot go on with
+    │   ├── NoTaskIdError          the create answer named no task id (nothing is re-sent)
+    │   └── TaskUnknownError       the relay no longer knows the task id
     └── DownloadError              the video could not be fetched
         ├── UnsafeURLError         scheme, host or address refused by the URL gate
-        └── TooLargeError          the file passed the size cap
+        ├── TooLargeError          the file passed the size cap
+        ├── LinkExpiredError       403 / 410 on a signed link (it expired)
+        └── DiskFullError          not enough free disk to keep it
 
-``kind`` is the stable key the UI translates (see suxi.messages); ``relay_text`` is the relay's
-own message, shown verbatim next to ours. ``may_have_charged`` tells whether the request could
-have reached the relay — such a request is never re-sent automatically.
+``kind`` is the stable :class:`~suxi.kinds.Kind` the UI translates; ``relay_text`` is the
+relay's own message, shown verbatim next to ours. ``may_have_charged`` tells whether the request
+could have reached the relay and been billed: such a request is never re-sent automatically, and
+the page says so when it failed.
 """
 
 from __future__ import annotations
 
+from .kinds import Kind
+
 
 class SuxiError(Exception):
-    kind = "unknown"
+    kind: Kind = Kind.UNKNOWN
     may_have_charged = True
 
-    def __init__(self, detail: str = "", *, relay_text: str = "", status: int | None = None):
-        super().__init__(detail or self.kind)
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        relay_text: str = "",
+        status: int | None = None,
+        retry_after: str | None = None,
+    ):
+        super().__init__(detail or str(self.kind))
         self.detail = detail
         self.relay_text = relay_text
         self.status = status
+        self.retry_after = retry_after
+        self.values: dict[str, object] = {}  # fills the sentence of this kind (suxi.texts)
 
 
 class InputError(SuxiError):
-    kind = "input"
     may_have_charged = False
 
-    def __init__(self, kind: str, detail: str = "", **values: object) -> None:
-        super().__init__(detail or kind)
-        self.kind = kind  # e.g. "empty_prompt", "prompt_too_long", "bad_max_tokens"
+    def __init__(
+        self, kind: Kind | str, detail: str = "", *, relay_text: str = "", **values: object
+    ) -> None:
+        super().__init__(detail or str(kind), relay_text=relay_text)
+        self.kind = Kind(kind)
         self.values = values
 
 
 class RelayHTTPError(SuxiError):
-    kind = "server"
-
-    def __init__(self, detail: str = "", *, retry_after: str | None = None, **kw) -> None:
-        super().__init__(detail, **kw)
-        self.retry_after = retry_after
+    kind = Kind.SERVER
 
 
 class AuthError(RelayHTTPError):
-    kind = "auth"
+    kind = Kind.AUTH
     may_have_charged = False
 
 
 class QuotaError(RelayHTTPError):
-    kind = "quota"
+    kind = Kind.QUOTA
     may_have_charged = False
 
 
 class RateLimitError(RelayHTTPError):
-    kind = "rate_limit"
+    kind = Kind.RATE_LIMIT
     may_have_charged = False
 
 
 class UnavailableError(RelayHTTPError):
-    kind = "unavailable"
+    kind = Kind.UNAVAILABLE
     may_have_charged = False
 
 
 class BadRequestError(RelayHTTPError):
-    kind = "bad_request"
+    kind = Kind.BAD_REQUEST
     may_have_charged = False
 
 
 class NotFoundError(RelayHTTPError):
-    kind = "not_found"
+    kind = Kind.NOT_FOUND
     may_have_charged = False
 
 
+class FormatRefusedError(NotFoundError):
+    """Every way of asking the relay that was tried answered "no such route"."""
+
+    kind = Kind.FORMAT_REFUSED
+
+    def __init__(self, model: str, routes: list[str], relay_text: str = "") -> None:
+        super().__init__("routes", relay_text=relay_text, status=404)
+        self.values = {"model": model, "formats": ", ".join(routes)}
+
+
 class RelayServerError(RelayHTTPError):
-    kind = "server"
+    kind = Kind.SERVER
 
 
 class ProxyTimeoutError(RelayHTTPError):
-    kind = "proxy_timeout"
+    kind = Kind.PROXY_TIMEOUT
 
 
 class TransportError(SuxiError):
-    kind = "transport"
+    kind = Kind.DROPPED
 
 
 class ConnectError(TransportError):
-    kind = "connect"
+    kind = Kind.CONNECT
     may_have_charged = False
 
 
 class StallError(TransportError):
-    kind = "stall"
+    kind = Kind.STALL
 
 
 class DeadlineError(TransportError):
-    kind = "deadline"
+    kind = Kind.DEADLINE
 
 
 class DroppedError(TransportError):
-    kind = "dropped"
+    kind = Kind.DROPPED
 
 
 class BrokenStreamError(TransportError):
-    kind = "broken_stream"
+    kind = Kind.BROKEN_STREAM
 
 
 class BadReplyError(SuxiError):
-    kind = "bad_reply"
+    kind = Kind.BAD_REPLY
+
+
+class TaskError(SuxiError):
+    kind = Kind.RELAY
+
+
+class NoTaskIdError(TaskError):
+    kind = Kind.NO_TASK_ID
+
+
+class TaskUnknownError(TaskError):
+    kind = Kind.TASK_UNKNOWN
 
 
 class DownloadError(SuxiError):
-    kind = "download"
+    kind = Kind.DOWNLOAD
+    may_have_charged = False  # the video was made (and paid) already; fetching costs nothing
 
 
 class UnsafeURLError(DownloadError):
-    kind = "unsafe_url"
+    kind = Kind.UNSAFE_URL
 
 
 class TooLargeError(DownloadError):
-    kind = "too_large"
+    kind = Kind.TOO_LARGE
+
+
+class LinkExpiredError(DownloadError):
+    kind = Kind.LINK_EXPIRED
+
+
+class DiskFullError(DownloadError):
+    kind = Kind.DISK_FULL
 
 
 STATUS_ERRORS: dict[int, type[RelayHTTPError]] = {
@@ -143,6 +189,8 @@ STATUS_ERRORS: dict[int, type[RelayHTTPError]] = {
     401: AuthError,
     403: QuotaError,
     404: NotFoundError,
+    405: NotFoundError,
+    422: BadRequestError,
     429: RateLimitError,
     500: RelayServerError,
     502: RelayServerError,

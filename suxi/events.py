@@ -1,18 +1,23 @@
 """The small vocabulary of things a relay can tell us about a generation.
 
-The parser turns relay bytes into these values; the job runner and the page only ever see them.
+Every backend (chat stream, unified task, OpenAI task) turns its wire format into these values;
+the pipeline, the job runner, the page and the command line only ever see them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .kinds import Kind
+
 
 @dataclass(frozen=True)
 class Queued:
-    """The relay accepted the job and it waits in the upstream queue."""
+    """The relay accepted the job and it waits in the upstream queue (``position`` when the
+    relay says where)."""
 
     text: str = ""
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class Generating:
 
 @dataclass(frozen=True)
 class Progress:
-    """A percentage (0–100) read out of the relay's free text."""
+    """A percentage (0–100), read from the relay's free text or a status field."""
 
     percent: float
     text: str = ""
@@ -42,11 +47,14 @@ class TaskInfo:
 
 @dataclass(frozen=True)
 class Understood:
-    """The fenced JSON block in which the relay echoes what it inferred from the prompt."""
+    """What the relay says it made of the request: the chat formats' fenced JSON echo, or a task
+    status reply's applied fields (enhanced prompt, width × height, seconds)."""
 
     prompt: str | None = None
     orientation: str | None = None
     duration: int | None = None
+    width: int | None = None
+    height: int | None = None
     raw: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -59,22 +67,29 @@ class Line:
 
 @dataclass(frozen=True)
 class VideoReady:
+    """The video exists at ``url``. ``needs_key``: the URL is the relay's own content endpoint,
+    which wants the key (it is sent only to the relay's own origin)."""
+
     url: str
     thumbnail: str | None = None
+    needs_key: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The relay's whole text reply (chat format), kept verbatim: changing the video later
+    resends it (it carries ``sid: s_…``)."""
+
+    text: str
 
 
 @dataclass(frozen=True)
 class Failed:
-    """The generation ended without a video. ``kind`` names the reason for the UI."""
+    """The generation ended without a video. ``kind`` names the reason for the UI; ``message``
+    is the relay's own words, if any."""
 
     message: str
-    kind: str = "relay"
+    kind: Kind = Kind.RELAY
 
 
-Event = Queued | Generating | Progress | TaskInfo | Understood | Line | VideoReady | Failed
-
-# Failure kinds the parser produces; the transport adds its own (see suxi.errors).
-FAIL_RELAY = "relay"  # a ❌ / 错误 line or an in-stream error chunk
-FAIL_POLICY = "content_policy"
-FAIL_OVERLOADED = "overloaded"  # refused before billing ("under heavy load")
-FAIL_NO_VIDEO = "no_video"  # the stream ended and no video URL was ever sent
+Event = Queued | Generating | Progress | TaskInfo | Understood | Line | VideoReady | Answer | Failed
