@@ -2,23 +2,23 @@
 
 The relay never sends structured fields for progress or the video: everything is free text in
 ``choices[0].delta.content`` (or ``reasoning_content`` / ``reasoning``), in one of several
-families described in ``shared/relay-protocol.md``. :class:`RelayStreamParser` reads that text
-line by line and recognises each family by its wording, so a new variant that is *shaped like*
-a known one still parses.
+families described in docs/relay-protocol.md. :class:`RelayStreamParser` reads that text line by
+line and recognises each family by its wording, so a new variant that is *shaped like* a known
+one still parses.
+
+The relay is not trusted (docs/hostile-input.md, "Chat stream"): one odd chunk is skipped, never
+fatal; every pattern is bounded so no line costs more than linear time; the unfinished line is
+read incrementally and capped; and all text that leaves the parser has been through
+:func:`suxi.textsafe.clean_text`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .events import (
-    FAIL_NO_VIDEO,
-    FAIL_OVERLOADED,
-    FAIL_POLICY,
-    FAIL_RELAY,
     Event,
     Failed,
     Generating,
@@ -29,72 +29,50 @@ from .events import (
     Understood,
     VideoReady,
 )
-
-# ── Patterns ──────────────────────────────────────────────────────────────────────────────────
-
-# A percentage is only read once it is complete: "36.0%" / "47%" (families B, C) or "36.."
-# (family A writes bare numbers followed by two dots). "3" of a "36" still in flight never counts.
-PERCENT = re.compile(r"(?<![0-9A-Za-z_])(?<!\d\.)(\d{1,3}(?:\.\d+)?)\s*(?:%|\.\.)")
-PROGRESS_WORDS = re.compile(r"进度|progress", re.IGNORECASE)
-QUEUED_WORDS = re.compile(r"排队|队列|queued|pending|in queue|Generation Process Begins", re.I)
-GENERATING_WORDS = re.compile(r"生成中|正在生成|running|processing|in_progress|generating", re.I)
-FAILURE_WORDS = re.compile(r"❌|错误|生成失败|failed|Content Policy Violation", re.IGNORECASE)
-POLICY_WORDS = re.compile(
-    r"content policy|policy violation|sentinel_block|moderation_blocked|违规|审核", re.I
+from .kinds import Kind
+from .relaytext import (
+    BARE_TASK,
+    BARE_URL,
+    DOTS_ONLY,
+    FAILURE_WORDS,
+    FENCE,
+    HEAD,
+    JSON_FENCE_OPEN,
+    MAX_TEXT,
+    MD_IMAGE,
+    MD_LINK,
+    OVERLOADED_WORDS,
+    PERCENT,
+    PLAY_LABEL,
+    POLICY_WORDS,
+    PROGRESS_WORDS,
+    SID,
+    STATE_WORDS,
+    STATUS_PAGE,
+    SUCCESS_WORDS,
+    TASK_ID,
+    THINK_TAG,
+    VIDEO_EXT,
+    VIDEO_SRC,
+    JsonEcho,
+    LineReader,
+    clean_line,
+    is_video_candidate,
+    progress_text,
+    queue_position,
+    read_echo,
+    text_of,
 )
-OVERLOADED_WORDS = re.compile(r"under heavy load", re.IGNORECASE)
+from .textsafe import clean_text, loads_json
 
-TASK_ID = re.compile(r"\bID\s*[:：]\s*`?([A-Za-z0-9][\w:-]{5,})`?", re.IGNORECASE)
-BARE_TASK = re.compile(r"\b(task_[0-9a-z]{10,})\b")
-SID = re.compile(r"\bsid\s*[:：]\s*`?(s_[0-9A-Za-z]+)`?", re.IGNORECASE)
-
-MD_IMAGE = re.compile(r"!\[[^\]]*\]\((\S+?)\)")
-MD_LINK = re.compile(r"(?<!!)\[([^\]]*)\]\((\S+?)\)")
-VIDEO_SRC = re.compile(r"<video\b[^>]*?\bsrc\s*=\s*['\"]([^'\"]+)['\"]", re.IGNORECASE)
-BARE_URL = re.compile(r"https?://[^\s<>'\"()\[\]`]+")
-PLAY_LABEL = re.compile(r"播放|观看|下载|查看视频|play|watch|download|video", re.IGNORECASE)
-SUCCESS_WORDS = re.compile(r"✅|成功|完成|ready|success|completed", re.IGNORECASE)
-STATUS_PAGE = re.compile(r"/(?:web|source)/task_", re.IGNORECASE)
-IMAGE_EXT = re.compile(r"\.(?:webp|png|jpe?g|gif|avif|bmp)(?:[?#]|$)", re.IGNORECASE)
-VIDEO_EXT = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:[?#]|$)", re.IGNORECASE)
-THINK_TAG = re.compile(r"</?think>")
-JSON_FENCE_OPEN = re.compile(r"^\s*```\s*json\s*$", re.IGNORECASE)
-FENCE = re.compile(r"^\s*```")
-DOTS_ONLY = re.compile(r"^[\s.。·…>]*$")
-
+MAX_PAYLOAD = 4 * 1024 * 1024  # one SSE payload (the decoder's max_event)
+MAX_ANSWER = 256 * 1024  # the reply kept verbatim for a later modification
+MAX_LINKS = 8
 
 STATUS_EVENTS = (Queued, Generating, Progress, TaskInfo, Understood, VideoReady)
 
 
-def _clean(line: str) -> str:
-    """A relay line as a person should read it: no quote marks, bold stars, backticks, link
-    targets or trailing dots (the page shows the video itself, not its link)."""
-    text = line.strip()
-    text = re.sub(r"^(?:>\s*)+", "", text)
-    text = MD_IMAGE.sub("", text)
-    text = MD_LINK.sub(lambda m: m.group(1), text)
-    text = text.replace("**", "").replace("`", "")
-    text = re.sub(r"(?:\s*\.){3,}$|\.\.$", "", text).strip()
-    return text
-
-
-def _is_video_candidate(url: str) -> bool:
-    return not STATUS_PAGE.search(url) and not IMAGE_EXT.search(url)
-
-
 # ── The parser ────────────────────────────────────────────────────────────────────────────────
-
-
-@dataclass
-class _Channel:
-    """Text of one delta field (content or reasoning), cut into lines as it arrives."""
-
-    pending: str = ""
-
-    def add(self, text: str) -> list[str]:
-        self.pending += text
-        *done, self.pending = self.pending.split("\n")
-        return done
 
 
 @dataclass
@@ -108,23 +86,40 @@ class Outcome:
     video_url: str | None = None
     thumbnail: str | None = None
     failure: Failed | None = None
-    answer: str = ""  # the assistant's content verbatim (needed to modify the video later)
+    _answer: list[str] = field(default_factory=list, repr=False, compare=False)
+    _answer_size: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def answer(self) -> str:
+        """The assistant's content verbatim (needed to modify the video later), at most
+        ``MAX_ANSWER`` characters."""
+        if len(self._answer) > 1:
+            self._answer[:] = ["".join(self._answer)]
+        return self._answer[0] if self._answer else ""
+
+    def add_answer(self, text: str) -> None:
+        room = MAX_ANSWER - self._answer_size
+        if room > 0 and text:
+            self._answer.append(text[:room])
+            self._answer_size += min(room, len(text))
 
 
 class RelayStreamParser:
     """Feed it SSE payloads (``feed``) or a whole reply (``feed_text``); it returns events.
 
     ``finish()`` must be called once at the end; it returns the terminal event, exactly one of
-    :class:`VideoReady` (if not sent already) or :class:`Failed`.
+    :class:`VideoReady` (if not sent already) or :class:`Failed`. No input makes it raise.
     """
 
     def __init__(self) -> None:
         self.outcome = Outcome()
-        self._channels = {"content": _Channel(), "reasoning": _Channel()}
-        self._fence: list[str] | None = None  # lines of a ```json block being read
+        self._channels = {"content": LineReader(), "reasoning": LineReader()}
+        self._fence: JsonEcho | None = None
         self._state: str | None = None
-        self._weak_videos: list[str] = []  # video-file links, used only if nothing better comes
-        self._last_line: str = ""
+        self._position: int | None = None
+        self._weak_video: str | None = None  # a video-file link, used if nothing better comes
+        self._last_line = ""
+        self._reason_added = False
         self._video_sent = False
         self._done = False
         self._finished = False
@@ -133,12 +128,13 @@ class RelayStreamParser:
 
     def feed(self, payload: str) -> list[Event]:
         """One SSE ``data`` payload (a JSON chunk, ``[DONE]`` or junk)."""
+        if not isinstance(payload, str):
+            return []
         if payload.startswith("[DONE]"):  # one relay glues a literal "\n\n" behind it
             self._done = True
             return []
-        try:
-            chunk = json.loads(payload)
-        except ValueError:
+        chunk = loads_json(payload, max_bytes=MAX_PAYLOAD)
+        if chunk is None:
             # Some upstreams put several data lines in one frame; read them one by one.
             if "\n" in payload:
                 return [e for part in payload.split("\n") if part for e in self.feed(part)]
@@ -146,30 +142,37 @@ class RelayStreamParser:
         return self.feed_chunk(chunk)
 
     def feed_chunk(self, chunk: object) -> list[Event]:
+        """One decoded chunk; anything that is not shaped like one is skipped."""
         if not isinstance(chunk, dict):
             return []
         events: list[Event] = []
         error = chunk.get("error")
-        if error:
+        if (isinstance(error, str) and error.strip()) or (isinstance(error, dict) and error):
             events += self._fail(error_text(error), kind_of_error(error))
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict):
                 continue
-            part = choice.get("delta") or choice.get("message") or {}
+            part = choice.get("delta")
+            if not isinstance(part, dict) or not part:
+                part = choice.get("message")
             if not isinstance(part, dict):
                 continue
-            reasoning = part.get("reasoning_content") or part.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
+            reasoning = text_of(part, "reasoning_content") or text_of(part, "reasoning")
+            if reasoning:
                 events += self._text("reasoning", reasoning)
-            content = part.get("content")
-            if isinstance(content, str) and content:
-                self.outcome.answer += content
+            content = text_of(part, "content")
+            if content:
+                self.outcome.add_answer(content)
                 events += self._text("content", content)
         return events
 
     def feed_text(self, text: str) -> list[Event]:
         """A whole non-streaming answer (``choices[0].message.content``)."""
-        self.outcome.answer += text
+        if not isinstance(text, str):
+            return []
+        text = clean_text(text)
+        self.outcome.add_answer(text)
         return self._text("content", text)
 
     def finish(self, transport_failure: Failed | None = None) -> list[Event]:
@@ -179,20 +182,20 @@ class RelayStreamParser:
         self._finished = True
         events: list[Event] = []
         for channel in self._channels.values():
-            if channel.pending:
-                rest, channel.pending = channel.pending, ""
+            rest = channel.flush()
+            if rest is not None:
                 events += self._lines([rest])
         if self._fence is not None:
             events += self._close_fence()
         if self._video_sent:
             return events
         if self.outcome.failure is None:
-            url = self._weak_videos[-1] if self._weak_videos else self._bare_final_url()
+            url = self._weak_video or self._bare_final_url()
             if url:
                 return events + self._video(url)
         failure = self.outcome.failure or transport_failure
         if failure is None:
-            failure = Failed(self._last_line, FAIL_NO_VIDEO)
+            failure = Failed(self._last_line, Kind.NO_VIDEO)
         self.outcome.failure = failure
         return [*events, failure]
 
@@ -205,16 +208,29 @@ class RelayStreamParser:
     def _text(self, channel: str, text: str) -> list[Event]:
         ch = self._channels[channel]
         events = self._lines(ch.add(text))
-        pending = THINK_TAG.sub("", ch.pending)
-        if not pending or self._fence is not None:
+        if not ch.window or self._fence is not None:
             return events  # the JSON echo quotes the prompt, which may say "进度 50%"
         # Family A grows one line for minutes ("进度 36..44..61..", "> 排队中......"): read it
         # as it grows. The first heartbeat dot means the words before it are complete.
-        if PROGRESS_WORDS.search(pending):
-            events += self._progress(pending)
-        elif pending.endswith(".") and not FAILURE_WORDS.search(pending):
-            events += self._state_words(pending)
+        if ch.progress_words:
+            events += self._pending_progress(ch)
+        elif ch.window.endswith(".") and not ch.failure_words and ch.state:
+            position = ch.position
+            if self._state_changes(ch.state, position):
+                text = THINK_TAG.sub("", ch.head).rstrip().rstrip(".")
+                events += self._set_state(ch.state, clean_line(text), position)
         return events
+
+    def _pending_progress(self, ch: LineReader) -> list[Event]:
+        last = None
+        # Matches at the very start of a window lack the characters their lookbehind needs.
+        for match in PERCENT.finditer(ch.window, 0 if ch.window_start == 0 else 2):
+            if ch.window_start + match.end() > ch.read_to:
+                last = match
+        if last is None:
+            return []
+        end = ch.read_to = ch.window_start + last.end()
+        return self._percent(last.group(1), progress_text(ch.head, end, last.group(0)))
 
     def _lines(self, lines: Iterable[str]) -> list[Event]:
         events: list[Event] = []
@@ -226,32 +242,28 @@ class RelayStreamParser:
 
     def _one_line(self, raw: str) -> list[Event]:
         if self._fence is not None:
-            if FENCE.match(raw):
-                return self._close_fence()
-            self._fence.append(raw)
-            return []
+            return self._fence_line(self._fence, raw)
         if JSON_FENCE_OPEN.match(raw):
-            self._fence = []
+            self._fence = JsonEcho()
             return []
         if FENCE.match(raw) or DOTS_ONLY.match(raw):
             return []  # ```html fences and queue heartbeat dots carry nothing to read
-        text = _clean(raw)
+        text = clean_line(raw)
         events = self._ids(raw)
         failure = self.outcome.failure
         overloaded = OVERLOADED_WORDS.search(raw)
         if (overloaded or FAILURE_WORDS.search(raw)) and not SUCCESS_WORDS.search(raw):
-            kind = (
-                FAIL_OVERLOADED
-                if overloaded
-                else FAIL_POLICY
-                if POLICY_WORDS.search(raw)
-                else FAIL_RELAY
-            )
+            if overloaded:
+                kind = Kind.OVERLOADED
+            else:
+                kind = Kind.CONTENT_POLICY if POLICY_WORDS.search(raw) else Kind.RELAY
             events += self._fail(text, kind)
-        elif failure is not None and failure.kind == FAIL_POLICY:
+        elif failure is not None and failure.kind == Kind.CONTENT_POLICY:
             # "**Content Policy Violation**\n\n<reason>": the reason comes on a later line.
-            if text and text not in failure.message:
-                self.outcome.failure = Failed(f"{failure.message}: {text}", FAIL_POLICY)
+            if text and not self._reason_added and text not in failure.message:
+                self._reason_added = True
+                message = clean_text(f"{failure.message}: {text}", MAX_TEXT)
+                self.outcome.failure = Failed(message, Kind.CONTENT_POLICY)
         else:
             events += self._video_links(raw)
             if PROGRESS_WORDS.search(raw):
@@ -261,41 +273,49 @@ class RelayStreamParser:
         if text and not BARE_URL.fullmatch(text):
             events.append(Line(text))
         status = any(isinstance(e, STATUS_EVENTS) for e in events) or any(
-            words.search(raw) for words in (PROGRESS_WORDS, QUEUED_WORDS, GENERATING_WORDS)
+            words.search(raw) for words in (PROGRESS_WORDS, STATE_WORDS)
         )
         if text and not status:
             self._last_line = text  # a possible reason, never a progress or state line
         return events
 
     def _state_words(self, raw: str) -> list[Event]:
-        # Without its heartbeat dots, so that "排队中." and "排队中......" read the same.
-        text = _clean(raw.rstrip().rstrip("."))
-        if QUEUED_WORDS.search(raw):
-            return self._set_state("queued", text)
-        if GENERATING_WORDS.search(raw):
-            return self._set_state("generating", text)
-        return []
-
-    def _set_state(self, state: str, text: str) -> list[Event]:
-        if self._state == state:
+        match = STATE_WORDS.search(raw)
+        position = queue_position(raw)
+        state = "queued" if position is not None else match.lastgroup if match else None
+        if state is None or not self._state_changes(state, position):
             return []
-        self._state = state
-        return [Queued(text) if state == "queued" else Generating(text)]
+        # Without its heartbeat dots, so that "排队中." and "排队中......" read the same.
+        return self._set_state(state, clean_line(raw.rstrip().rstrip(".")), position)
 
-    def _progress(self, text: str) -> list[Event]:
-        matches = list(PERCENT.finditer(text))
+    def _state_changes(self, state: str, position: int | None) -> bool:
+        if self._state != state:
+            return True
+        return state == "queued" and position is not None and position != self._position
+
+    def _set_state(self, state: str, text: str, position: int | None = None) -> list[Event]:
+        self._state = state
+        if state == "queued":
+            self._position = position
+            return [Queued(text, position)]
+        return [Generating(text)]
+
+    def _progress(self, raw: str) -> list[Event]:
+        matches = list(PERCENT.finditer(raw))
         if not matches:
             return []
-        last = matches[-1]
-        percent = min(float(last.group(1)), 100.0)
+        last = matches[-1]  # only the last number counts
+        return self._percent(last.group(1), progress_text(raw[:HEAD], last.end(), last[0]))
+
+    def _percent(self, number: str, text: str) -> list[Event]:
+        percent = min(float(number), 100.0)
         if percent == self.outcome.percent:
             return []
         self.outcome.percent = percent
         events: list[Event] = []
         if self._state != "generating" and percent > 0:
             events += self._set_state("generating", "")
-        # The text ends at the number, so it does not depend on where the chunks were cut.
-        return [*events, Progress(percent, _clean(text[: last.end()]))]
+        return [*events, Progress(percent, text)]
 
     def _ids(self, raw: str) -> list[Event]:
         o = self.outcome
@@ -307,7 +327,7 @@ class RelayStreamParser:
         if o.sid is None and (m := SID.search(raw)):
             o.sid = m.group(1)
         for _label, url in MD_LINK.findall(raw):
-            if STATUS_PAGE.search(url) and url not in o.links:
+            if STATUS_PAGE.search(url) and url not in o.links and len(o.links) < MAX_LINKS:
                 o.links.append(url)
                 if o.task_id is None and (m := BARE_TASK.search(url)):
                     o.task_id = m.group(1)
@@ -321,28 +341,27 @@ class RelayStreamParser:
         for url in MD_IMAGE.findall(raw):
             self.outcome.thumbnail = url
         m = VIDEO_SRC.search(raw)
-        if m:
-            return self._video(m.group(1))
+        if m and m.group(1).strip():
+            return self._video(m.group(1).strip())
         strong = None
         for label, url in MD_LINK.findall(raw):
-            if not _is_video_candidate(url):
+            if not is_video_candidate(url):
                 continue
             if PLAY_LABEL.search(label) or SUCCESS_WORDS.search(raw):
                 strong = url
             elif VIDEO_EXT.search(url):
-                self._weak_videos.append(url)
+                self._weak_video = url
         if strong:
             return self._video(strong)
         for url in BARE_URL.findall(MD_LINK.sub("", MD_IMAGE.sub("", raw))):
-            if VIDEO_EXT.search(url) and _is_video_candidate(url):
-                self._weak_videos.append(url)
+            if VIDEO_EXT.search(url) and is_video_candidate(url):
+                self._weak_video = url
         return []
 
     def _bare_final_url(self) -> str | None:
         """Last resort: the final message is nothing but a URL."""
-        tail = self.outcome.answer.strip().splitlines()
-        last = tail[-1].strip().strip("<>`") if tail else ""
-        if BARE_URL.fullmatch(last) and _is_video_candidate(last):
+        last = self._channels["content"].last_line.strip().strip("<>`")
+        if BARE_URL.fullmatch(last) and is_video_candidate(last):
             return last
         return None
 
@@ -352,37 +371,33 @@ class RelayStreamParser:
         self._state = "done"
         return [VideoReady(url, self.outcome.thumbnail)]
 
+    # — the fenced JSON echo —
+
+    def _fence_line(self, fence: JsonEcho, raw: str) -> list[Event]:
+        if FENCE.match(raw):
+            return self._close_fence()
+        if fence.complete and raw.strip():
+            # A whole JSON value, then more text: the closing fence never came. Read on, so
+            # that a relay that forgets it cannot hide the rest of the reply.
+            return self._close_fence() + self._one_line(raw)
+        fence.add(raw)
+        return []
+
     def _close_fence(self) -> list[Event]:
-        body, self._fence = "\n".join(self._fence or []), None
-        try:
-            data = json.loads(body)
-        except ValueError:
+        data = self._fence.value() if self._fence else None
+        self._fence = None
+        if data is None:
             return []
-        if not isinstance(data, dict):
-            return []
-        events: list[Event] = []
-        duration = data.get("duration")
-        try:
-            duration = int(duration) if duration is not None else None
-        except (TypeError, ValueError):
-            duration = None
-        orientation = data.get("orientation") or data.get("mode")
-        events.append(
-            Understood(
-                prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else None,
-                orientation=str(orientation) if orientation else None,
-                duration=duration,
-                raw=data,
-            )
-        )
-        if isinstance(data.get("sid"), str) and self.outcome.sid is None:
-            self.outcome.sid = data["sid"]
+        understood, sid = read_echo(data)
+        events: list[Event] = [understood]
+        if sid and self.outcome.sid is None:
+            self.outcome.sid = sid
             events.append(
                 TaskInfo(self.outcome.task_id, self.outcome.sid, tuple(self.outcome.links))
             )
         return events
 
-    def _fail(self, message: str, kind: str) -> list[Event]:
+    def _fail(self, message: str, kind: Kind) -> list[Event]:
         if self.outcome.failure is None:
             self.outcome.failure = Failed(message, kind)
         self._state = "failed"
@@ -393,24 +408,32 @@ class RelayStreamParser:
 
 
 def error_text(error: object) -> str:
-    """The relay's own words from an ``{"error": …}`` value (string or object)."""
+    """The relay's own words from an ``{"error": …}`` value (string or object), clean and at
+    most ``MAX_TEXT`` characters."""
     if isinstance(error, str):
-        return error
+        return clean_text(error, MAX_TEXT)
     if isinstance(error, dict):
         for key in ("message", "message_zh", "msg", "detail"):
             if isinstance(error.get(key), str) and error[key].strip():
-                return error[key].strip()
-        return json.dumps(error, ensure_ascii=False)[:500]
-    return str(error)[:500]
+                return clean_text(error[key].strip(), MAX_TEXT)
+        return clean_text(_as_text(error), 500)
+    return clean_text(_as_text(error, as_json=False), 500)
 
 
-def kind_of_error(error: object) -> str:
-    text = json.dumps(error, ensure_ascii=False) if not isinstance(error, str) else error
+def kind_of_error(error: object) -> Kind:
+    text = error if isinstance(error, str) else _as_text(error)
     if POLICY_WORDS.search(text):
-        return FAIL_POLICY
+        return Kind.CONTENT_POLICY
     if OVERLOADED_WORDS.search(text):
-        return FAIL_OVERLOADED
-    return FAIL_RELAY
+        return Kind.OVERLOADED
+    return Kind.RELAY
+
+
+def _as_text(value: object, *, as_json: bool = True) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False) if as_json else str(value)
+    except (TypeError, ValueError, RecursionError):  # not JSON-shaped: a caller's own object
+        return "" if as_json is False else _as_text(value, as_json=False)
 
 
 def parse_completion(
@@ -423,7 +446,8 @@ def parse_completion(
     if isinstance(body, dict):
         if body.get("error"):
             events += parser.feed_chunk({"error": body["error"]})
-        for choice in body.get("choices") or []:
+        choices = body.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict):
                 continue
             message = choice.get("message") or choice.get("delta") or {}

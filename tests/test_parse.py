@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,8 +26,10 @@ from suxi.events import (
     Understood,
     VideoReady,
 )
+from suxi.kinds import Kind
 from suxi.parse import RelayStreamParser, error_text, kind_of_error, parse_completion
 from suxi.sse import SSEDecoder
+from suxi.textsafe import loads_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -125,14 +130,14 @@ EXPECTED: dict[str, list[Event]] = {
         Progress(12.0, "🏃 进度：12.0%"),
         Line("🏃 进度：12.0%"),
         Line("❌ 视频生成失败：上游任务超时，请稍后重试"),
-        Failed("❌ 视频生成失败：上游任务超时，请稍后重试", "relay"),
+        Failed("❌ 视频生成失败：上游任务超时，请稍后重试", Kind.RELAY),
     ],
     "family_b_overloaded.sse": [
         Understood(prompt="武汉文旅视频", orientation="横屏模式"),
         Line("错误：The service is currently under heavy load. Please try again later."),
         Failed(
             "错误：The service is currently under heavy load. Please try again later.",
-            "overloaded",
+            Kind.OVERLOADED,
         ),
     ],
     "family_c_success.sse": [
@@ -156,14 +161,14 @@ EXPECTED: dict[str, list[Event]] = {
         Line("Content Policy Violation"),
         Line(POLICY_REASON),
         Line(f"❌ 生成失败: {POLICY_REASON}"),
-        Failed(f"Content Policy Violation: {POLICY_REASON}", "content_policy"),
+        Failed(f"Content Policy Violation: {POLICY_REASON}", Kind.CONTENT_POLICY),
     ],
     "family_c_error_chunk.sse": [
         *C_START,
         Generating(""),
         Progress(15.0, "Video Generation Progress: 15%"),
         Line("Video Generation Progress: 15% (running)"),
-        Failed("Upstream API timeout: Generation exceeded 3000 seconds limit", "relay"),
+        Failed("Upstream API timeout: Generation exceeded 3000 seconds limit", Kind.RELAY),
     ],
     "done_without_url.sse": [
         Understood(prompt=PROMPT_A, orientation="portrait"),
@@ -175,7 +180,7 @@ EXPECTED: dict[str, list[Event]] = {
         Progress(44.0, "🏃 进度 36..44"),
         Progress(61.0, "🏃 进度 36..44..61"),
         Line("🏃 进度 36..44..61"),
-        Failed("", "no_video"),  # progress is not a reason
+        Failed("", Kind.NO_VIDEO),  # progress is not a reason
     ],
     "no_done_eof.sse": [
         *B_START,
@@ -183,7 +188,7 @@ EXPECTED: dict[str, list[Event]] = {
         Line("🏃 进度：5.0%"),
         Progress(27.0, "🏃 进度：27.0%"),
         Line("🏃 进度：27.0%"),
-        Failed("", "no_video"),  # progress is not a reason
+        Failed("", Kind.NO_VIDEO),  # progress is not a reason
     ],
     "done_glued.sse": [
         *B_START,
@@ -267,8 +272,13 @@ def test_fixture_files_match_their_generator() -> None:
         assert read(name) == data, f"{name} is stale: run tests/fixtures/make_fixtures.py"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir() if p.suffix != ".py"))
-def test_every_fixture_says_it_is_a_reconstruction(name: str) -> None:
+RELAY_TRANSCRIPTS = sorted(
+    p.name for p in FIXTURES.iterdir() if p.suffix in (".sse", ".json", ".html")
+)
+
+
+@pytest.mark.parametrize("name", RELAY_TRANSCRIPTS)
+def test_every_relay_transcript_says_it_is_a_reconstruction(name: str) -> None:
     head = read(name)[:300].decode()
     assert "reconstruction from the public protocol notes" in head
     assert "not a capture of the production relay" in head
@@ -346,19 +356,19 @@ def test_family_a_understood_keeps_the_raw_echo() -> None:
 def test_failure_outcomes() -> None:
     _, parser = run(read("family_c_policy.sse"))
     assert parser.outcome.failure == Failed(
-        f"Content Policy Violation: {POLICY_REASON}", "content_policy"
+        f"Content Policy Violation: {POLICY_REASON}", Kind.CONTENT_POLICY
     )
     assert parser.outcome.video_url is None
     _, parser = run(read("no_done_eof.sse"))
     assert parser.outcome.percent == 27.0
-    assert parser.outcome.failure is not None and parser.outcome.failure.kind == "no_video"
+    assert parser.outcome.failure is not None and parser.outcome.failure.kind is Kind.NO_VIDEO
 
 
 def test_html_page_in_place_of_a_stream() -> None:
     data = read("error_524.html")
     assert payloads(data) == []  # its links never reach the parser
     events, parser = run(data)
-    assert events == [Failed("", "no_video")]
+    assert events == [Failed("", Kind.NO_VIDEO)]
     assert parser.saw_done is False
 
 
@@ -420,13 +430,13 @@ def test_json_echo_with_sid_and_odd_values() -> None:
         TaskInfo(None, "s_0123abcd"),
     ]
     assert text_events('```json\n{"prompt": 3, "duration": "long"}\n```\n')[0] == Understood()
-    assert text_events("```json\n[1, 2]\n```\n") == [Failed("", "no_video")]
-    assert text_events("```json\n{broken\n```\n") == [Failed("", "no_video")]
+    assert text_events("```json\n[1, 2]\n```\n") == [Failed("", Kind.NO_VIDEO)]
+    assert text_events("```json\n{broken\n```\n") == [Failed("", Kind.NO_VIDEO)]
 
 
 def test_unclosed_echo_is_read_at_the_end() -> None:
     events = text_events('```json\n{"prompt": "海浪"}')
-    assert events == [Understood(prompt="海浪"), Failed("", "no_video")]
+    assert events == [Understood(prompt="海浪"), Failed("", Kind.NO_VIDEO)]
 
 
 def test_reasoning_field_and_explicit_nulls() -> None:
@@ -467,13 +477,13 @@ def test_done_alone_is_not_success() -> None:
     parser = RelayStreamParser()
     assert parser.feed("[DONE]") == []
     assert parser.saw_done
-    assert parser.finish() == [Failed("", "no_video")]
+    assert parser.finish() == [Failed("", Kind.NO_VIDEO)]
 
 
 def test_finish_returns_exactly_one_terminal_event_once() -> None:
     parser = RelayStreamParser()
     feed_pieces(parser, "> ❌ 错误：first\n", "> ❌ 错误：second\n")
-    assert parser.finish() == [Failed("❌ 错误：first", "relay")]
+    assert parser.finish() == [Failed("❌ 错误：first", Kind.RELAY)]
     assert parser.finish() == []
 
 
@@ -485,7 +495,7 @@ def test_transport_failure_is_used_only_when_the_relay_said_nothing() -> None:
 
     parser = RelayStreamParser()
     feed_pieces(parser, "> ❌ 生成失败\n")
-    assert parser.finish(dropped) == [Failed("❌ 生成失败", "relay")]
+    assert parser.finish(dropped) == [Failed("❌ 生成失败", Kind.RELAY)]
 
     parser = RelayStreamParser()
     feed_pieces(parser, f"[在线播放]({VIDEO_A})")  # the line was never ended by a newline
@@ -500,7 +510,7 @@ def test_video_already_sent_means_no_second_terminal_event() -> None:
 
 def test_heavy_load_without_a_failure_mark() -> None:
     message = "The service is currently under heavy load, please try again later"
-    assert text_events(f"> {message}\n") == [Line(message), Failed(message, "overloaded")]
+    assert text_events(f"> {message}\n") == [Line(message), Failed(message, Kind.OVERLOADED)]
 
 
 def test_failure_words_next_to_success_words_are_not_a_failure() -> None:
@@ -510,7 +520,9 @@ def test_failure_words_next_to_success_words_are_not_a_failure() -> None:
 
 def test_policy_reason_is_joined_once() -> None:
     text = "**Content Policy Violation**\n\n暴力内容\n\n暴力内容\n"
-    assert text_events(text)[-1] == Failed("Content Policy Violation: 暴力内容", "content_policy")
+    assert text_events(text)[-1] == Failed(
+        "Content Policy Violation: 暴力内容", Kind.CONTENT_POLICY
+    )
 
 
 def test_think_tags_in_whole_chunks() -> None:
@@ -648,7 +660,7 @@ def test_parse_completion_family_c_is_never_a_video() -> None:
         "send the request again with stream set to true."
     )
     events, outcome = parse_completion(body("nonstream_family_c_unavailable.json"))
-    assert events == [Line(message), Failed(message, "no_video")]
+    assert events == [Line(message), Failed(message, Kind.NO_VIDEO)]
     assert outcome.video_url is None
 
 
@@ -666,10 +678,10 @@ def test_error_bodies(name: str, message: str) -> None:
     error = body(name)["error"]
     full = f"{message} (request id: 20251014083000123456789abcdef)"
     assert error_text(error) == full
-    assert kind_of_error(error) == "relay"
+    assert kind_of_error(error) is Kind.RELAY
     events, outcome = parse_completion(body(name))
-    assert events == [Failed(full, "relay")]
-    assert outcome.failure == Failed(full, "relay")
+    assert events == [Failed(full, Kind.RELAY)]
+    assert outcome.failure == Failed(full, Kind.RELAY)
 
 
 def test_error_codes_in_fixtures() -> None:
@@ -683,7 +695,7 @@ def test_error_codes_in_fixtures() -> None:
 def test_parse_completion_of_something_else() -> None:
     for value in (None, [], "text", {}, {"choices": None}, {"choices": ["x", {"message": 3}]}):
         events, outcome = parse_completion(value)
-        assert events == [Failed("", "no_video")]
+        assert events == [Failed("", Kind.NO_VIDEO)]
         assert outcome.video_url is None
 
 
@@ -710,18 +722,24 @@ def test_error_text() -> None:
                 "message": "Hmmm something didn't look right with your request",
                 "code": "sentinel_block",
             },
-            "content_policy",
+            Kind.CONTENT_POLICY,
         ),
-        ({"message": "Your request was rejected", "code": "moderation_blocked"}, "content_policy"),
-        ({"message": "This content violates our content policy"}, "content_policy"),
-        ("内容审核未通过", "content_policy"),
-        ({"message": "Sora is under heavy load, try later", "type": "server_error"}, "overloaded"),
-        ({"message": "Upstream API timeout: Generation exceeded 3000 seconds limit"}, "relay"),
-        ("bad gateway", "relay"),
+        (
+            {"message": "Your request was rejected", "code": "moderation_blocked"},
+            Kind.CONTENT_POLICY,
+        ),
+        ({"message": "This content violates our content policy"}, Kind.CONTENT_POLICY),
+        ("内容审核未通过", Kind.CONTENT_POLICY),
+        (
+            {"message": "Sora is under heavy load, try later", "type": "server_error"},
+            Kind.OVERLOADED,
+        ),
+        ({"message": "Upstream API timeout: Generation exceeded 3000 seconds limit"}, Kind.RELAY),
+        ("bad gateway", Kind.RELAY),
     ],
 )
 def test_kind_of_error(error: object, kind: str) -> None:
-    assert kind_of_error(error) == kind
+    assert kind_of_error(error) is Kind(kind)
 
 
 def test_error_chunk_in_stream_uses_its_kind() -> None:
@@ -730,4 +748,440 @@ def test_error_chunk_in_stream_uses_its_kind() -> None:
         "error": {"message": "blocked", "type": "invalid_request", "code": "moderation_blocked"}
     }
     assert parser.feed(json.dumps(error)) == []
-    assert parser.finish() == [Failed("blocked", "content_policy")]
+    assert parser.finish() == [Failed("blocked", Kind.CONTENT_POLICY)]
+
+
+# ── Hostile input (docs/hostile-input.md, "Chat stream") ──────────────────────────────────────
+
+
+def content_chunk(content: object) -> str:
+    return json.dumps({"choices": [{"delta": {"content": content}}]})
+
+
+def echo_chunk(body: str) -> str:
+    return content_chunk(f"```json\n{body}\n```\n\n")
+
+
+ODD_PAYLOADS = {
+    "choices is a number": '{"choices": 5}',
+    "choices is true": '{"choices": true}',
+    "choices is an object": '{"choices": {"delta": {"content": 1}}}',
+    "choice is a number": '{"choices": [5]}',
+    "delta is a string": '{"choices": [{"delta": "x"}]}',
+    "delta is a list": '{"choices": [{"delta": ["x"]}]}',
+    "content is a number": '{"choices": [{"delta": {"content": 7}}]}',
+    "content is an object": '{"choices": [{"delta": {"content": {"text": "x"}}}]}',
+    "reasoning is a number": '{"choices": [{"delta": {"reasoning_content": 1.5}}]}',
+    "error is a number": '{"error": 5}',
+    "error is true": '{"error": true}',
+    "error is a list": '{"error": ["x"]}',
+    "echo duration 1e999": echo_chunk('{"prompt": "p", "duration": 1e999}'),
+    "echo duration Infinity": echo_chunk('{"prompt": "p", "duration": Infinity}'),
+    "echo duration NaN": echo_chunk('{"prompt": "p", "duration": NaN}'),
+    "echo duration ten": echo_chunk('{"prompt": "p", "duration": "ten"}'),
+    "echo orientation object": echo_chunk('{"prompt": "p", "orientation": {"a": 1}}'),
+    "echo sid number": echo_chunk('{"sid": 5, "size": [1280, 720], "width": "wide"}'),
+    "echo deeply nested": echo_chunk('{"prompt": ' + "[" * 5000 + "]" * 5000 + "}"),
+    "echo never closed": content_chunk('```json\n{"prompt": "p"}\n'),
+    "echo huge number": echo_chunk('{"duration": ' + "9" * 5000 + "}"),
+    "payload deeply nested": "[" * 100_000,
+    "payload deeply nested object": '{"a":' * 50_000,
+    "payload number overflow": '{"choices": [{"delta": {"content": "x"}}], "n": 1e999}',
+    "payload NaN": '{"choices": NaN}',
+    "lone surrogate": '{"choices": [{"delta": {"content": "\\ud83d"}}]}',
+    "NUL and controls": '{"choices": [{"delta": {"content": "a\\u0000b\\u001b[31m\\u0085"}}]}',
+    "invalid JSON": '{"choices": [{"delta": {"content": "x"',
+    "not JSON at all": "<html>502 Bad Gateway</html>",
+    "a bare string": '"text"',
+    "a long line without newline": content_chunk("进度 " + "x" * 200_000),
+    "unclosed think tag": content_chunk("<think>排队中"),
+    "brackets": content_chunk("[" * 70_000),
+    "video tags": content_chunk("<video " * 10_000),
+}
+
+
+@pytest.mark.parametrize("odd", sorted(ODD_PAYLOADS))
+def test_one_odd_chunk_never_hides_the_video_sent_after_it(odd: str) -> None:
+    parser = RelayStreamParser()
+    events = parser.feed(ODD_PAYLOADS[odd])
+    events += parser.feed(content_chunk("\n\n"))  # whatever line the odd chunk left open ends
+    for payload in payloads(read("family_b_success.sse")):
+        events += parser.feed(payload)
+    assert VideoReady(VIDEO_B) in events
+    assert parser.finish() == []  # the video was the terminal event
+    assert parser.outcome.video_url == VIDEO_B
+    for event in events:
+        assert_clean(event)
+
+
+def test_odd_chunks_through_feed_chunk_directly() -> None:
+    parser = RelayStreamParser()
+    for chunk in (
+        None,
+        5,
+        "text",
+        [],
+        {"choices": 5},
+        {"choices": [{"delta": {"content": ["a", {"text": "b"}, 5, None, {"text": 5}, [1]]}}]},
+        {"choices": [{"message": {"content": "x\ud83d"}}]},
+        {"error": {"message": 5, "code": {1, 2}}},  # a caller's own object: not JSON-shaped
+        {"choices": [{"delta": {"content": "\n"}}]},
+    ):
+        parser.feed_chunk(chunk)
+    assert parser.outcome.answer == "abx\ufffd\n"
+    assert parser.outcome.failure is not None  # the error object still counts as an error
+    assert parser.outcome.failure.kind is Kind.RELAY
+
+
+def assert_clean(event: Event) -> None:
+    for value in vars(event).values():
+        if isinstance(value, str):
+            value.encode("utf-8")  # no lone surrogate
+            assert not any(ord(c) < 32 and c not in "\n\t" for c in value), value
+            assert not any(0x7F <= ord(c) <= 0x9F for c in value), value
+
+
+def test_text_leaving_the_parser_is_clean() -> None:
+    parser = RelayStreamParser()
+    events = parser.feed(content_chunk("> 排队\x00中\x07，前面还有 3 个任务\ud83d\n"))
+    events += parser.feed(
+        content_chunk('```json\n{"prompt": "猫\\u0000\\ud800", "mode": "横\x01屏"}')
+    )
+    events += parser.feed(content_chunk("\n```\n> ❌ 生成失败\x1b[0m：\udc00原因\n"))
+    events += parser.finish()
+    assert events == [
+        Queued("排队中，前面还有 3 个任务\ufffd", 3),
+        Line("排队中，前面还有 3 个任务\ufffd"),
+        Understood(prompt="猫\ufffd", orientation="横屏"),
+        Line("❌ 生成失败[0m：\ufffd原因"),
+        Failed("❌ 生成失败[0m：\ufffd原因", Kind.RELAY),
+    ]
+    assert parser.outcome.answer.encode("utf-8")
+    assert "\x00" not in parser.outcome.answer
+
+
+def test_failure_messages_and_lines_are_bounded() -> None:
+    events = text_events("> ❌ " + "长" * 10_000 + "\n")
+    assert [len(e.text) for e in events if isinstance(e, Line)] == [2000]
+    assert len(events[-1].message) == 2000
+    assert error_text({"message": "x" * 10_000}) == "x" * 2000
+    assert error_text("\x00bad\ud83d") == "bad\ufffd"
+
+
+def test_policy_reason_is_appended_once_only() -> None:
+    text = "**Content Policy Violation**\n\n" + "".join(f"reason {i}\n" for i in range(5000))
+    assert text_events(text)[-1] == Failed(
+        "Content Policy Violation: reason 0", Kind.CONTENT_POLICY
+    )
+
+
+def test_failed_kinds_are_kind_members() -> None:
+    for name in ("family_b_failure.sse", "family_b_overloaded.sse", "family_c_policy.sse"):
+        events, _ = run(read(name))
+        assert isinstance(events[-1], Failed)
+        assert type(events[-1].kind) is Kind
+    assert type(kind_of_error("x")) is Kind
+
+
+# ── The JSON echo, read field by field ────────────────────────────────────────────────────────
+
+
+def understood_of(body: str) -> Understood:
+    events = text_events(f"```json\n{body}\n```\n")
+    assert isinstance(events[0], Understood), events
+    return events[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "duration"),
+    [
+        ("15", 15),
+        ('"15"', 15),
+        ('"15秒"', 15),
+        ('"10s"', 10),
+        ("10.0", 10),
+        ("600", 600),
+        ("1", 1),
+        ("0", None),
+        ("601", None),
+        ("-5", None),
+        ("10.5", None),
+        ("true", None),
+        ('"ten"', None),
+        ("[10]", None),
+        ("null", None),
+        ("1e300", None),
+    ],
+)
+def test_echo_duration_only_when_sane(value: str, duration: int | None) -> None:
+    assert understood_of(f'{{"prompt": "p", "duration": {value}}}').duration == duration
+
+
+def test_echo_orientation_only_when_a_short_string() -> None:
+    assert understood_of('{"orientation": "portrait"}').orientation == "portrait"
+    assert understood_of('{"orientation": " landscape "}').orientation == "landscape"
+    assert understood_of('{"mode": "横屏模式"}').orientation == "横屏模式"
+    assert understood_of('{"orientation": {"a": 1}, "mode": "竖屏"}').orientation == "竖屏"
+    assert understood_of('{"orientation": 1}').orientation is None
+    assert understood_of('{"orientation": ""}').orientation is None
+    assert understood_of('{"orientation": "' + "x" * 41 + '"}').orientation is None
+
+
+def test_echo_size() -> None:
+    assert (understood_of('{"size": "1280x720"}').width, 720) == (1280, 720)
+    u = understood_of('{"size": "720×1280"}')
+    assert (u.width, u.height) == (720, 1280)
+    u = understood_of('{"width": 1920, "height": 1080}')
+    assert (u.width, u.height) == (1920, 1080)
+    for body in ('{"size": "large"}', '{"size": "1x1"}', '{"width": 1920}', '{"size": 5}'):
+        u = understood_of(body)
+        assert (u.width, u.height) == (None, None), body
+    assert understood_of('{"width": 99999, "height": 720}').width is None
+
+
+def test_echo_without_closing_fence_ends_with_its_value() -> None:
+    text = f'```json\n{{\n  "prompt": "海浪"\n}}\n> 排队中\n[在线播放]({VIDEO_A})\n'
+    assert text_events(text) == [
+        Understood(prompt="海浪"),
+        Queued("排队中"),
+        Line("排队中"),
+        VideoReady(VIDEO_A),
+        Line("在线播放"),
+    ]
+
+
+def test_oversized_echo_is_dropped_but_the_reply_goes_on() -> None:
+    text = '```json\n{"prompt": "' + "x" * 70_000 + f'"}}\n```\n[在线播放]({VIDEO_A})\n'
+    assert text_events(text) == [VideoReady(VIDEO_A), Line("在线播放")]
+
+
+# ── Queue position ────────────────────────────────────────────────────────────────────────────
+
+
+def test_queue_position_is_read_and_updated() -> None:
+    parser = RelayStreamParser()
+    assert feed_pieces(parser, "> 排队中，前面还有 3 个任务\n") == [
+        Queued("排队中，前面还有 3 个任务", 3),
+        Line("排队中，前面还有 3 个任务"),
+    ]
+    assert feed_pieces(parser, "> 排队中，前面还有 3 个任务\n") == [
+        Line("排队中，前面还有 3 个任务")
+    ]
+    assert feed_pieces(parser, "> 前面还有 1 个任务\n")[0] == Queued("前面还有 1 个任务", 1)
+    assert feed_pieces(parser, "> 排队中\n") == [Line("排队中")]  # no position: no news
+    assert feed_pieces(parser, "> 生成中\n")[0] == Generating("生成中")
+
+
+@pytest.mark.parametrize(
+    ("line", "position"),
+    [
+        ("Your position in queue: 3", 3),
+        ("queue position #12", 12),
+        ("Position in the queue: 7 (pending)", 7),
+        ("队列位置：4", 4),
+        ("您排在第 2 位", 2),
+        ("排队中", None),
+    ],
+)
+def test_queue_position_wordings(line: str, position: int | None) -> None:
+    queued = [e for e in text_events(line + "\n") if isinstance(e, Queued)]
+    assert [q.position for q in queued] == [position]
+
+
+def test_queue_position_in_a_growing_line() -> None:
+    parser = RelayStreamParser()
+    assert feed_pieces(parser, "> 排队中，前面还有 ", "5", " 个任务") == []
+    assert feed_pieces(parser, ".") == [Queued("排队中，前面还有 5 个任务", 5)]
+    assert feed_pieces(parser, ".", ".") == []
+
+
+# ── Bounds ────────────────────────────────────────────────────────────────────────────────────
+
+
+def test_answer_is_capped() -> None:
+    parser = RelayStreamParser()
+    for _ in range(100):
+        parser.feed(content_chunk("x" * 10_000))
+    assert len(parser.outcome.answer) == 256 * 1024
+    parser.feed(content_chunk(f"\n[在线播放]({VIDEO_A})\n"))
+    assert parser.outcome.video_url == VIDEO_A  # the video is still read
+
+
+def test_an_endless_line_is_cut_and_reading_goes_on() -> None:
+    parser = RelayStreamParser()
+    events = feed_pieces(parser, *(["." * 1000] * 200))  # 200 kB of heartbeat dots
+    assert events == []
+    events = feed_pieces(parser, f"\n> ✅ 生成完成 [在线播放]({VIDEO_A})\n")
+    assert VideoReady(VIDEO_A) in events
+
+
+def test_status_links_are_capped() -> None:
+    text = "".join(f"[数据预览](https://asyncdata.net/web/task_{i:012d})\n" for i in range(50))
+    _, outcome = parse_completion({"choices": [{"message": {"content": text}}]})
+    assert len(outcome.links) == 8
+
+
+# ── Linear time (ratio of N and 4N; no absolute times) ────────────────────────────────────────
+
+
+def parse_time(chunks: list[str], repeat: int = 3) -> float:
+    encoded = [content_chunk(c) for c in chunks]
+    best = float("inf")
+    for _ in range(repeat):
+        parser = RelayStreamParser()
+        start = time.perf_counter()
+        for payload in encoded:
+            parser.feed(payload)
+        parser.finish()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def assert_linear(make: Callable[[int], list[str]], n: int) -> None:
+    small, large = parse_time(make(n)), parse_time(make(4 * n))
+    assert large / small < 6, (small, large)
+
+
+def test_a_growing_progress_line_costs_linear_time() -> None:
+    def chunks(n: int) -> list[str]:
+        pieces = [">🏃 进度 "]
+        for i in range(n):
+            pieces.append(f"{i % 100}.." if i % 3 == 0 else ".")
+        return pieces
+
+    assert_linear(chunks, 8_000)
+
+
+def test_a_growing_queue_line_costs_linear_time() -> None:
+    assert_linear(lambda n: ["> 排队中", *["."] * n], 8_000)
+
+
+def test_small_chunks_of_one_word_line_cost_linear_time() -> None:
+    assert_linear(lambda n: ["ab"] * n, 8_000)
+
+
+def test_a_megabyte_of_dots_costs_linear_time() -> None:
+    assert_linear(lambda n: ["." * 1024] * n, 256)  # 256 kB and 1 MB
+
+
+@pytest.mark.parametrize(
+    ("unit", "end"),
+    [
+        ("[", ""),
+        ("![a](", ""),
+        ("<video ", ""),
+        ("1.", ""),
+        ("1 ", ""),
+        ("ID: ", ""),
+        ("](", ""),
+        ("task_0123456789ab ", ""),
+        (".", "x"),  # a trailing-dots regex would retry the whole run from every dot
+        (". ", "x"),
+        ("进度 ", "x"),
+    ],
+)
+def test_pathological_lines_cost_linear_time(unit: str, end: str) -> None:
+    def line(n: int) -> list[str]:
+        return [unit * (n // len(unit)) + end + "\n"]
+
+    small, large = parse_time(line(15_000)), parse_time(line(60_000))
+    assert large / small < 6, (unit, small, large)
+
+
+# ── Fuzz: mutated transcripts in random chunkings never break the parser ──────────────────────
+
+ODD_VALUES: list[object] = [
+    None,
+    True,
+    5,
+    -1,
+    1e308,
+    "",
+    "\ud83d",
+    "\x00",
+    "进度 50%",
+    "```json\n{",
+    "> ❌ 错误",
+    [],
+    {},
+    [[[[]]]],
+    {"delta": 5},
+]
+
+
+def mutate_value(value: object, rng: random.Random) -> object:
+    if isinstance(value, dict) and value and rng.random() < 0.7:
+        key = rng.choice(list(value))
+        return {**value, key: mutate_value(value[key], rng)}
+    if isinstance(value, list) and value and rng.random() < 0.7:
+        i = rng.randrange(len(value))
+        return [*value[:i], mutate_value(value[i], rng), *value[i + 1 :]]
+    if isinstance(value, str) and value and rng.random() < 0.5:
+        i = rng.randrange(len(value))
+        return value[:i] + rng.choice(["\ud83d", "\n", "```", "<think>", "..", "%", ""]) + value[i:]
+    return rng.choice(ODD_VALUES)
+
+
+def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        i = rng.randrange(len(data) + 1)
+        action = rng.randrange(5)
+        if action == 0 and data:
+            data[min(i, len(data) - 1)] = rng.randrange(256)
+        elif action == 1:
+            data[i:i] = rng.choice([b"\x00", b"\xff", b'"', b"{", b"]", b"\\ud83d", b"\n\n", b"\r"])
+        elif action == 2:
+            del data[i : i + rng.randint(1, 40)]
+        elif action == 3:
+            data[i:i] = data[max(0, i - 60) : i]
+        else:
+            del data[i:]
+    return bytes(data)
+
+
+def fuzz_payloads(data: bytes, rng: random.Random) -> list[str]:
+    if rng.random() < 0.5:
+        data = mutate_bytes(data, rng)
+    inside = range(1, len(data))
+    cuts = sorted(rng.sample(inside, min(len(inside), rng.randint(0, 50))))
+    decoder = SSEDecoder()
+    out: list[str] = []
+    for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        out += decoder.feed(data[a:b])
+    out += decoder.close()
+    for i, payload in enumerate(out):
+        if rng.random() < 0.05:
+            chunk = loads_json(payload, max_bytes=1 << 20)
+            if chunk is not None:
+                out[i] = json.dumps(mutate_value(chunk, rng))
+    return out
+
+
+def test_fuzzed_transcripts_never_break_the_parser() -> None:
+    rng = random.Random(20251014)
+    sources = [read(name) for name in sorted(EXPECTED)]
+    videos = failures = 0
+    for _ in range(2000):
+        parser = RelayStreamParser()
+        events: list[Event] = []
+        for payload in fuzz_payloads(rng.choice(sources), rng):
+            events += parser.feed(payload)
+        tail = parser.finish(Failed("closed", Kind.DROPPED) if rng.random() < 0.3 else None)
+        ready = [e for e in events if isinstance(e, VideoReady)]
+        assert len(ready) <= 1
+        assert not any(isinstance(e, Failed) for e in events)  # only finish() ends a stream
+        terminal = [e for e in tail if isinstance(e, VideoReady | Failed)]
+        if ready:
+            assert terminal == []
+        else:
+            assert len(terminal) == 1
+            # A Failed ends the list; a VideoReady may be followed by its own line's text.
+            assert isinstance(tail[-1], Failed) or isinstance(terminal[0], VideoReady)
+        failures += isinstance(tail[-1] if tail else None, Failed)
+        videos += bool(ready) or any(isinstance(e, VideoReady) for e in tail)
+        for event in [*events, *tail]:
+            assert_clean(event)
+        parser.outcome.answer.encode("utf-8")
+        assert parser.finish() == []
+    assert videos > 500 and failures > 500  # both outcomes were exercised
