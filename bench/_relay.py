@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from suxi.simrelay import SimRelay, progress_script  # noqa: E402
+from bench.relay_scripts import progress_script  # noqa: E402
+from suxi.simrelay import SimRelay  # noqa: E402
 
 
 def main() -> None:
