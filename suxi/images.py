@@ -35,9 +35,11 @@ size fits ``max_bytes``) or ``image_url`` (a refused URL). Nothing is ever sent 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import io
+import socket
 import struct
 import warnings
 from pathlib import Path
@@ -54,7 +56,6 @@ from .errors import InputError, UnsafeURLError
 
 MAX_INPUT_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 80_000_000
-MAX_URL_LENGTH = 2048
 MIN_SIDE = 64  # below this a starting frame is useless: give up instead of shrinking further
 JPEG_QUALITIES = (90, 82, 74, 66, 58, 50, 40)
 SHRINK_QUALITIES = (82, 70, 58, 46, 40)  # after the first shrink: fewer, cheaper attempts
@@ -66,18 +67,27 @@ OPTIONAL_FORMATS = ("AVIF", "HEIF")  # only if the installed Pillow (or a plugin
 
 
 def check_image_url(url: str) -> str:
-    """Return ``url`` unchanged if the relay may be given it, else raise InputError."""
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise InputError("image_url", "length")
-    if any(c.isspace() for c in url) or not url.isprintable() or "\\" in url:
-        raise InputError("image_url", "characters")
-    if not url.lower().startswith("https://"):
-        raise InputError("image_url", "scheme")
+    """Return ``url`` unchanged if the relay may be given it, else raise InputError: a public
+    https link (every numeric form of a private address is refused; docs/hostile-input.md)."""
+    if not isinstance(url, str):
+        raise InputError("image_url", "type")
+    return urlgate.check_image_link(url)
+
+
+async def check_image_host(url: str) -> None:
+    """The link's host must not resolve to a private address either (the relay fetches it, and
+    must not be pointed at its own network). A name that does not resolve here is left to the
+    relay, which says so itself."""
+    host = urlgate.check_url(url, "", schemes=("https",))[0].host
     try:
-        urlgate.check_url(url, relay_host="")
-    except UnsafeURLError as err:
-        raise InputError("image_url", err.detail) from err
-    return url
+        infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return
+    for info in infos:
+        try:
+            urlgate.check_address(info[4][0])
+        except UnsafeURLError as err:
+            raise InputError("image_url", err.detail) from err
 
 
 # ---------------------------------------------------------------------------------- pictures

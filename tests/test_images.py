@@ -10,9 +10,10 @@ import zlib
 import pytest
 from PIL import ExifTags, Image
 
-from suxi import images
+from suxi import images, urlgate
 from suxi.errors import InputError
 from suxi.images import check_image_url, prepare_image
+from suxi.texts import TABLE
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -325,14 +326,12 @@ def test_other_urls_are_refused(url):
 
 def test_url_length_limit_is_inclusive():
     url = "https://cdn.example.com/"
-    url += "a" * (images.MAX_URL_LENGTH - len(url))
+    url += "a" * (urlgate.MAX_IMAGE_LINK_LENGTH - len(url))
     assert check_image_url(url) == url
     with pytest.raises(InputError):
         check_image_url(url + "a")
 
 
 def test_every_image_kind_has_an_english_and_a_chinese_sentence():
-    from suxi.messages import ERRORS
-
-    for kind in ("image_unreadable", "image_too_large", "image_url"):
-        assert set(ERRORS[kind]) == {"en", "zh"}
+    for kind in ("image_unreadable", "image_too_large", "image_url", "image_needs_link"):
+        assert set(TABLE[kind]) == {"en", "zh"}

@@ -1,0 +1,149 @@
+"""The task formats: create once, then poll (docs/relay-protocol.md, "The task formats").
+
+:class:`TaskBackend` holds what they share — the create call that is never re-sent, the task id
+checked before it goes into a URL path, the poll loop — and each format names its routes and
+bodies: the unified format (``/v1/video/create`` + ``/v1/video/query``), new-api's dialect of it
+(``/v1/video/generations``) and, in :mod:`suxi.relay.openai`, the OpenAI format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import BadRequestError, InputError, NoTaskIdError
+from ..events import Event, TaskInfo, VideoReady
+from ..generation import GenerationRequest, is_task_id
+from ..kinds import Kind
+from .http import RelayHTTP
+from .polling import follow_task
+from .taskstatus import TaskStatus, read_status, task_id_in
+
+
+class TaskBackend:
+    route = ""
+    format = ""
+    resumable = True
+    remix = False
+
+    def __init__(self, http: RelayHTTP) -> None:
+        self.http = http
+
+    # — what a format defines —
+
+    async def create(self, request: GenerationRequest, key: str) -> Any:
+        raise NotImplementedError
+
+    def status_path(self, task_id: str) -> str:
+        raise NotImplementedError
+
+    def video_of(self, task_id: str, status: TaskStatus) -> VideoReady | None:
+        if not status.video_url:
+            return None
+        return VideoReady(status.video_url, status.thumbnail_url)
+
+    # — shared —
+
+    async def poll(self, task_id: str, key: str) -> TaskStatus:
+        return read_status(await self.http.call_json("GET", self.status_path(task_id), key=key))
+
+    async def run(
+        self,
+        request: GenerationRequest,
+        key: str,
+        *,
+        task_id: str | None = None,
+        deadline: float,
+        first_delay: float = 0.0,
+    ) -> AsyncIterator[Event]:
+        """Create the task (unless resuming ``task_id``), then follow it to the end."""
+        if task_id is None:
+            try:
+                answer = await self.create(request, key)
+            except BadRequestError as err:
+                if request.image is not None and request.image.data_url and _about_image(err):
+                    raise InputError(Kind.IMAGE_NEEDS_LINK, relay_text=err.relay_text) from err
+                raise
+            task_id = task_id_in(answer)
+            if not task_id or not is_task_id(task_id):
+                # Accepted, maybe charged, but nothing to follow: never sent again.
+                raise NoTaskIdError("no id", relay_text=str(answer)[:200] if task_id else "")
+            yield TaskInfo(task_id)
+            first_delay = self.http.settings.poll_interval
+        elif not is_task_id(task_id):
+            raise NoTaskIdError("bad id")
+        checked = task_id
+        async for event in follow_task(
+            lambda: self.poll(checked, key),
+            self.http.settings,
+            deadline=deadline,
+            first_delay=first_delay,
+            done=lambda status: self.video_of(checked, status),
+        ):
+            yield event
+
+
+def _about_image(err: BadRequestError) -> bool:
+    text = err.relay_text.lower()
+    return any(w in text for w in ("image", "images", "picture", "图片", "base64", "data:"))
+
+
+def orientation_fields(request: GenerationRequest) -> dict[str, Any]:
+    shape = request.options.orientation
+    return {"orientation": shape} if shape in ("landscape", "portrait", "square") else {}
+
+
+class UnifiedBackend(TaskBackend):
+    """``POST /v1/video/create`` → ``{"id": "<model>:task_…"}``; ``GET /v1/video/query?id=``."""
+
+    route = "unified"
+    format = "unified"
+
+    async def create(self, request: GenerationRequest, key: str) -> Any:
+        o = request.options
+        body: dict[str, Any] = {"model": o.model, "prompt": request.prompt}
+        if request.image is not None:
+            body["images"] = [request.image.url]
+        body |= orientation_fields(request)
+        if o.size:
+            body["size"] = o.size
+        if o.duration:
+            body["duration"] = o.duration
+        if not o.watermark:
+            body["watermark"] = False
+        if o.private:
+            body["private"] = True
+        return await self.http.call_json("POST", "/v1/video/create", key=key, json=body)
+
+    def status_path(self, task_id: str) -> str:
+        return f"/v1/video/query?id={quote(task_id, safe='')}"
+
+
+class GenerationsBackend(TaskBackend):
+    """new-api's own name for the unified format: ``POST /v1/video/generations`` →
+    ``{"task_id": …}``; ``GET /v1/video/generations/{task_id}``."""
+
+    route = "generations"
+    format = "unified"
+
+    async def create(self, request: GenerationRequest, key: str) -> Any:
+        o = request.options
+        body: dict[str, Any] = {"model": o.model, "prompt": request.prompt}
+        if request.image is not None:
+            body["image"] = request.image.url
+        if o.duration:
+            body["duration"] = o.duration
+        if o.size:
+            body["size"] = o.size
+        metadata = orientation_fields(request)
+        if not o.watermark:
+            metadata["watermark"] = False
+        if o.private:
+            metadata["private"] = True
+        if metadata:
+            body["metadata"] = metadata
+        return await self.http.call_json("POST", "/v1/video/generations", key=key, json=body)
+
+    def status_path(self, task_id: str) -> str:
+        return f"/v1/video/generations/{quote(task_id, safe='')}"
