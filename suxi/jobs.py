@@ -1,388 +1,415 @@
 """Jobs belong to the app, not to the browser tab.
 
-Each generation runs in a task this module owns; the page only *follows* a job (``wait_change``).
-Closing or reloading the page therefore loses nothing. Write-ahead: the record is stored before
-the request is sent, and every event is stored before anyone is told about it.
+Each generation runs in an asyncio task this module owns; pages and API calls only *follow* it
+(:meth:`Jobs.follow`, an async iterator of immutable snapshots). Closing or reloading a page
+therefore loses nothing. Write-ahead: the job is stored before the request is sent, and every
+change is stored before anyone is told about it. Task-format jobs know their task id from the
+first second, so after a restart they resume polling by themselves (:meth:`Jobs.resume_all`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import logging
+import random
+import secrets
 import time
 import uuid
-from contextlib import asynccontextmanager, suppress
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlsplit
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
-from .client import Message, RelayClient, check_key, user_message
-from .errors import (
-    BadReplyError,
-    BadRequestError,
-    InputError,
-    NotFoundError,
-    RelayServerError,
-    SuxiError,
-)
-from .events import (
-    Event,
-    Failed,
-    Generating,
-    Line,
-    Progress,
-    Queued,
-    TaskInfo,
-    Understood,
-    VideoReady,
-)
-from .parse import RelayStreamParser
+from .admission import Admission, KeyChoice, StreamSlots, Visitor
+from .batches import Batches
+from .errors import InputError, SuxiError
+from .generation import GenerationOptions, GenerationRequest, StartImage
+from .hub import Hub, Subscription
+from .job import Job
+from .kinds import Kind, State
+from .pipeline import make_video
+from .relay import TASK_ROUTES, routes_for
 from .settings import Settings
-from .store import JobRecord, Store
-from .taskstatus import interpret
+from .sink import JobSink
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS_RANGE = (1, 100_000)
-KEPT_LINES = 40
 
+@dataclass(frozen=True)
+class StartRequest:
+    """One job to start, as the page or the API asked for it (checked already)."""
 
-def validate(settings: Settings, prompt: object, max_tokens: object) -> tuple[str, int]:
-    """The prompt and max_tokens as the relay should get them, or an InputError."""
-    text = prompt.strip() if isinstance(prompt, str) else ""
-    if not text:
-        raise InputError("empty_prompt")
-    if len(text) > settings.max_prompt_chars:
-        raise InputError("prompt_too_long", length=len(text), limit=settings.max_prompt_chars)
-    low, high = MAX_TOKENS_RANGE
-    try:
-        number = float(max_tokens)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number.is_integer() or not low <= number <= high:
-        raise InputError("bad_max_tokens", low=low, high=high)
-    return text, int(number)
+    visitor: Visitor
+    prompt: str  # as the visitor wrote it
+    options: GenerationOptions
+    image: StartImage | None = None
+    image_ref: str = ""  # the kept picture (relative path) or the link, for "Again"
+    messages: tuple[dict, ...] = ()  # chat format: the conversation to send
+    parent_id: str | None = None
+    remix_of: str | None = None
+    group: tuple[str, str, int] | None = None  # (group id, "variations" | "batch", index)
+    waiting: bool = False  # recorded now, started later by the batch runner
+
+    def generation(self) -> GenerationRequest:
+        return GenerationRequest(
+            prompt=self.prompt,
+            options=self.options,
+            image=self.image,
+            messages=self.messages,
+            remix_of=self.remix_of,
+        )
 
 
 class Jobs:
-    def __init__(self, settings: Settings, store: Store, client: RelayClient) -> None:
+    def __init__(self, settings: Settings, store: Store, hub: Hub | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.client = client
-        self.videos_dir = settings.data_dir / "videos"
-        self._live: dict[str, JobRecord] = {}
+        self.hub = hub or Hub()
+        self.data_dir = settings.data_dir
+        self.slots = StreamSlots(settings)
+        self._live: dict[str, Job] = {}
+        self._unsaved: dict[str, Job] = {}  # final states the store refused to keep
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._changed: dict[str, asyncio.Event] = {}
-        self._slots: asyncio.Semaphore | None = None
-        self._waiting = 0
+        self._requests: dict[str, tuple[GenerationRequest, KeyChoice]] = {}
         self._stopping = False
+        self.admission = Admission(settings, store, self._running_now)
+        self.batches = Batches(self)
 
-    # — starting and following —
+    def _running_now(self) -> list[Job]:
+        return [j for j in self._live.values() if j.running]
 
-    def start(
-        self,
-        *,
-        owner: str,
-        prompt: str,
-        max_tokens: object,
-        stream: bool,
-        api_key: str,
-        model: str | None = None,
-        messages: list[Message] | None = None,
-        parent_id: str | None = None,
-        params: dict[str, Any] | None = None,
-        address: str = "",
-        limited: bool = False,
-        relay: RelayClient | None = None,
-    ) -> JobRecord:
-        """Record the job, then start its task. Raises InputError before anything is sent.
+    def _chats_in_flight(self) -> dict[bool, int]:
+        """Chat jobs streaming or waiting for a stream, by "spends the operator's key"."""
+        counts = {True: 0, False: 0}
+        for job in self._live.values():
+            if job.running and (job.route or routes_for(job.options)[0]) == "chat":
+                counts[not job.own_key] += 1
+        return counts
 
-        ``limited``: the job spends the operator's key on a shared deployment, so the
-        per-visitor limits apply (counted by visitor token and by ``address``). ``relay``: the
-        relay client to use (default: the app's; a visitor's own key may go elsewhere).
-        """
-        relay = relay or self.client
-        text, tokens = validate(self.settings, prompt, max_tokens)
-        check_key(api_key)
-        base = urlsplit(relay.settings.base_url)
-        if base.scheme not in ("http", "https") or not base.hostname:
-            raise InputError("bad_base_url")
-        if limited:
-            self._check_visitor_limits(owner, address)
-        if self._waiting >= self.settings.max_queue:
-            raise InputError("busy")
-        conversation = messages or [user_message(text)]
-        record = JobRecord(
+    # — starting —
+
+    def start(self, request: StartRequest, choice: KeyChoice) -> Job:
+        """Admit, record, then start one job. Raises InputError before anything is sent."""
+        jobs, refusal = self.start_many([request], choice)
+        if refusal is not None:
+            raise refusal
+        return jobs[0]
+
+    def start_many(
+        self, requests: list[StartRequest], choice: KeyChoice
+    ) -> tuple[list[Job], InputError | None]:
+        """Start as many of ``requests`` as the limits allow, in order; the refusal that stopped
+        the rest (if any) is returned with them."""
+        if not requests:
+            return [], None
+        visitor = requests[0].visitor
+        now_requests = [r for r in requests if not r.waiting]
+        refusal: InputError | None = None
+        allowed = len(now_requests)
+        try:
+            if now_requests:
+                allowed = self.admission.allowance(visitor, choice, len(now_requests))
+                chats = sum(1 for r in now_requests if routes_for(r.options)[0] == "chat")
+                if chats:
+                    self.slots.check(choice.operator, self._chats_in_flight(), chats)
+        except InputError as err:
+            return [], err
+        started: list[Job] = []
+        for request in requests:
+            if not request.waiting and allowed <= 0:
+                refusal = InputError(Kind.BUSY)
+                try:
+                    self.admission.allowance(visitor, choice, 1)
+                except InputError as err:
+                    refusal = err
+                break
+            started.append(self._record(request, choice))
+            if not request.waiting:
+                allowed -= 1
+        return started, refusal
+
+    def _record(self, request: StartRequest, choice: KeyChoice) -> Job:
+        now = time.time()
+        group_id, group_kind, index = request.group or (None, "", 0)
+        job = Job(
             id=uuid.uuid4().hex,
-            owner=owner,
-            created=time.time(),
-            model=model or self.settings.model,
-            prompt=text,
-            params={**(params or {}), "max_tokens": tokens, "stream": bool(stream)},
-            relay_host=relay.settings.relay_host,
-            parent_id=parent_id,
-            messages=conversation,
-            client=address,
+            owner=request.visitor.owner,
+            created=now,
+            prompt=request.prompt,
+            options=request.options,
+            address_hash=request.visitor.address,
+            own_key=not choice.operator,
+            relay_origin=choice.relay.origin,
+            media_token=secrets.token_urlsafe(16),
+            state=State.WAITING if request.waiting else State.PENDING,
+            updated=now,
+            messages=request.messages,
+            image="" if request.image is None else ("link" if request.image.link else "file"),
+            image_ref=request.image_ref,
+            parent_id=request.parent_id,
+            group_id=group_id,
+            group_kind=group_kind,
+            group_index=index,
         )
-        self.store.create(record)  # write-ahead: the record exists before the request is sent
-        self._live[record.id] = record
-        self._changed[record.id] = asyncio.Event()
-        self._tasks[record.id] = asyncio.create_task(
-            self._run(record, conversation, api_key, relay), name=f"job-{record.id}"
+        self.store.create(job)  # write-ahead: the job exists before anything is sent
+        self._live[job.id] = job
+        self._requests[job.id] = (request.generation(), choice)
+        if not request.waiting:
+            self.admission.record(request.visitor, choice, job.id)
+            self._launch(job)
+        return job
+
+    def launch_waiting(self, job_id: str) -> Job | None:
+        """Start a batch's waiting job (its turn came; the batch runner checked the limits)."""
+        job = self._live.get(job_id)
+        if job is None or job.state != State.WAITING or job_id not in self._requests:
+            return None
+        _request, choice = self._requests[job_id]
+        self.admission.record(Visitor(job.owner, job.address_hash), choice, job.id)
+        job = self.commit(job.with_(state=State.PENDING))
+        self._launch(job)
+        return job
+
+    def _launch(self, job: Job, *, resume: str | None = None, first_delay: float = 0.0) -> None:
+        self._tasks[job.id] = asyncio.create_task(
+            self._run(job, resume=resume, first_delay=first_delay), name=f"job-{job.id}"
         )
-        return record
 
-    def _check_visitor_limits(self, owner: str, address: str) -> None:
-        s = self.settings
-        running = [
-            r for r in self._live.values() if r.owner == owner or (address and r.client == address)
-        ]
-        if len(running) >= s.visitor_max_running:
-            raise InputError("visitor_running", limit=s.visitor_max_running)
-        if self.store.count_since(time.time() - 3600, owner, address) >= s.visitor_max_per_hour:
-            raise InputError("visitor_hourly", limit=s.visitor_max_per_hour)
+    # — reading and following —
 
-    def get(self, job_id: str) -> JobRecord | None:
-        return self._live.get(job_id) or self.store.get(job_id)
+    def get(self, job_id: str | None) -> Job | None:
+        if not job_id:
+            return None
+        return self._live.get(job_id) or self._unsaved.get(job_id) or self.store.get(job_id)
 
-    def list(self, owner: str | None) -> list[JobRecord]:
-        return [self._live.get(r.id, r) for r in self.store.list(owner)]
+    def running(self) -> list[Job]:
+        return list(self._live.values())
 
-    def running_for(self, owner: str | None) -> list[JobRecord]:
-        return [r for r in self._live.values() if owner is None or r.owner == owner]
+    def subscribe(self, ids: list[str]) -> Subscription:
+        return self.hub.subscribe(ids)
 
-    def change_signal(self, job_id: str) -> asyncio.Event | None:
-        """The event the job's next change will set. Take it *before* reading the record, so a
-        change that lands between the read and the wait is not missed."""
-        return self._changed.get(job_id)
+    async def follow(self, job_id: str, *, idle: float | None = None) -> AsyncIterator[Job]:
+        """The job now, then every change until it ends. ``idle``: also yield the unchanged job
+        after that many quiet seconds (a keep-alive for the follower's connection)."""
+        with self.hub.subscribe([job_id]) as sub:
+            job = self.get(job_id)
+            if job is None:
+                return
+            yield job
+            while job.running or job.state == State.WAITING:
+                changed = await sub.changes(idle)
+                if changed:
+                    job = changed[-1]
+                elif job.id not in self._live:
+                    job = self.get(job_id) or job  # ended while we looked away
+                yield job
 
-    @staticmethod
-    async def wait_signal(signal: asyncio.Event | None, timeout: float) -> None:
-        """Return when ``signal`` is set or after ``timeout`` seconds, whichever is first."""
-        if signal is None:
-            await asyncio.sleep(timeout)
-            return
-        with suppress(TimeoutError):
-            await asyncio.wait_for(signal.wait(), timeout)
+    # — stopping, deleting —
 
-    async def wait_change(self, job_id: str, timeout: float) -> None:
-        await self.wait_signal(self.change_signal(job_id), timeout)
-
-    def cancel(self, job_id: str) -> bool:
+    def stop(self, job_id: str) -> Job | None:
+        """Stop following a job (the relay may still finish it). None if nothing runs."""
+        job = self._live.get(job_id)
+        if job is None:
+            return None
+        if job.state == State.WAITING:
+            self._requests.pop(job_id, None)
+            self._live.pop(job_id, None)
+            return self.commit(job.failed(Kind.CANCELLED, at=time.time(), state=State.CANCELLED))
         task = self._tasks.get(job_id)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
+        if task is not None and not task.done():
+            task.cancel()
+        return job
 
     def delete(self, job_id: str) -> bool:
-        record = self.get(job_id)
-        if record is None:
+        job = self.get(job_id)
+        if job is None:
             return False
-        self.cancel(job_id)
-        if record.file:
-            Path(record.file).unlink(missing_ok=True)
+        self.stop(job_id)
+        self._live.pop(job_id, None)
+        self._requests.pop(job_id, None)
+        self._unsaved.pop(job_id, None)
+        folder = self.data_dir / "videos" / job.media_token
+        for path in (job.file, job.thumbnail):
+            if path:
+                (self.data_dir / path).unlink(missing_ok=True)
+        if folder.is_dir():
+            for leftover in folder.iterdir():
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        if job.image == "file" and job.image_ref:
+            (self.data_dir / job.image_ref).unlink(missing_ok=True)
         self.store.delete(job_id)
         return True
 
-    async def check_again(self, job_id: str, api_key: str, relay: RelayClient | None = None) -> str:
-        """Ask the relay what became of an ended job; complete it if the video exists.
-
-        Returns an outcome key for the page: "recovered", "still_running", "relay_failed",
-        "no_recovery" or "not_applicable". Relay errors (bad key, …) are raised as SuxiError.
-        """
-        relay = relay or self.client
-        record = self.get(job_id)
-        if record is None or record.running or record.state == "done":
-            return "not_applicable"
-        if record.video_url:  # made, but the download failed: fetch it again
-            return await self._recover(relay, record, record.video_url, None)
-        if not record.task_id:
-            return "no_recovery"
-        task = quote(record.task_id, safe="")
-        not_here = (NotFoundError, BadRequestError, BadReplyError, RelayServerError)
-        sources = [
-            (lambda p=path: relay.get_task(p, api_key), style, not_here)
-            for path, style in ((f"/v1/video/query?id={task}", False), (f"/v1/videos/{task}", True))
-        ] + [  # the stream's status links live on other hosts: any failure there is skipped
-            (lambda u=link: relay.get_status_page(u), False, SuxiError) for link in record.links
-        ]
-        for fetch, openai_style, skipped in sources:
-            try:
-                data = await fetch()
-            except skipped:
-                continue  # this source does not know the task (or is not JSON, or not public)
-            status = interpret(data, record.task_id, openai_style)
-            if status.state == "done":
-                if status.video_url:
-                    return await self._recover(relay, record, status.video_url, None)
-                if status.content_path:
-                    url = f"{relay.settings.base_url}{status.content_path}"
-                    return await self._recover(relay, record, url, api_key)
-            if status.state == "running":
-                record.percent = status.percent if status.percent is not None else record.percent
-                self._commit(record)
-                return "still_running"
-            if status.state == "failed":
-                record.relay_text = status.message or record.relay_text
-                self._commit(record)
-                return "relay_failed"
-        return "no_recovery"
-
-    async def _recover(
-        self, relay: RelayClient, record: JobRecord, url: str, relay_key: str | None
-    ) -> str:
-        record.video_url = record.video_url or url
-        result = await relay.download(url, self.videos_dir / f"{record.id}.mp4", relay_key)
-        record.file = str(result.path)
-        record.state = "done"
-        record.error_kind = None
-        record.relay_text = ""
-        record.percent = 100.0
-        record.finished = record.finished or time.time()
-        self._commit(record)
-        return "recovered"
-
     async def shutdown(self) -> None:
-        """Stop following the relay; the records stay running so the next start marks them
-        interrupted."""
+        """Stop following the relay; running jobs stay recorded as running, so the next start
+        resumes task-format jobs and marks chat streams interrupted."""
         self._stopping = True
-        for task in list(self._tasks.values()):
+        await self.batches.shutdown()
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # — the job task —
 
-    @asynccontextmanager
-    async def _slot(self):
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.settings.max_jobs)
-        self._waiting += 1
+    async def _run(self, job: Job, *, resume: str | None, first_delay: float) -> None:
+        request, choice = self._requests[job.id]
+        sink = JobSink(job, self.data_dir, self.commit, self.remember_route)
+        operator = choice.operator
         try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._slots.release()
+            remembered = self.store.remembered_route(choice.relay.origin, job.options.family.key)
+            routes = [resume] if resume else routes_for(job.options, remembered)
+            if routes[0] != "chat" and not sink.job.started:
+                sink.job = self.commit(sink.job.with_(started=time.time()))
 
-    async def _run(
-        self, record: JobRecord, messages: list[Message], api_key: str, relay: RelayClient
-    ) -> None:
-        parser = RelayStreamParser()
-        download: asyncio.Task[None] | None = None
-        try:
-            async with self._slot():
-                events = relay.generate(
-                    messages,
-                    api_key=api_key,
-                    max_tokens=record.params["max_tokens"],
-                    stream=record.params["stream"],
-                    model=record.model,
-                    parser=parser,
-                )
-                async for event in events:
-                    self._apply(record, event)
-                    if isinstance(event, VideoReady) and download is None:
-                        download = asyncio.create_task(self._download(relay, record, event.url))
-                    self._commit(record)
-                if download is not None:
-                    await download
+            @contextlib.asynccontextmanager
+            async def stream_slot():
+                async with self.slots.hold(operator):
+                    if not sink.job.started:  # sent only now: the wait was for a free stream
+                        sink.job = self.commit(sink.job.with_(started=time.time()))
+                    yield
+
+            await make_video(
+                choice.relay.backends,
+                request,
+                choice.key,
+                sink,
+                routes=routes,
+                deadline=job.created + self.settings.total_timeout,
+                task_id=job.task_id if resume else None,
+                first_delay=first_delay,
+                stream_slot=stream_slot,
+            )
+            if sink.job.running:  # the stream ended with neither a video nor a failure
+                sink.job = self.commit(sink.job.failed(Kind.NO_VIDEO, at=time.time()))
+        except _StoreFailed:
+            pass
         except SuxiError as err:
-            if download is None:
-                self._fail(record, err.kind, err.relay_text, err.status)
-                if getattr(err, "retry_after", None):
-                    record.params = {**record.params, "retry_after": err.retry_after}
-            else:  # the video link had arrived: the stream's end no longer matters
-                await self._settle_download(record, download)
+            self._fail(sink, err)
         except asyncio.CancelledError:
-            if download is not None:
-                download.cancel()
             if not self._stopping:
-                self._fail(record, "cancelled", "")
-                record.state = "cancelled"
+                self._cancelled(sink)
             raise
         except Exception:
-            log.exception("job %s failed unexpectedly", record.id)
-            self._fail(record, "unknown", "")
+            log.exception("job %s failed unexpectedly", job.id)
+            self._finish(sink, sink.job.failed(Kind.UNKNOWN, at=time.time(), charged=True))
         finally:
-            record.answer = parser.outcome.answer
+            self._live.pop(job.id, None)
+            self._tasks.pop(job.id, None)
             if not self._stopping:
-                self._commit(record)
-            self._live.pop(record.id, None)
-            self._tasks.pop(record.id, None)
-            self._changed.pop(record.id, None)
+                self._requests.pop(job.id, None)
 
-    async def _settle_download(self, record: JobRecord, download: asyncio.Task[None]) -> None:
+    def _fail(self, sink: JobSink, err: SuxiError) -> None:
+        job = sink.job
+        kind = err.kind
+        if kind == Kind.PROXY_TIMEOUT and not job.options.stream and job.route == "chat":
+            kind = Kind.PROXY_TIMEOUT_NOSTREAM
+        self._finish(
+            sink,
+            job.failed(
+                kind,
+                err.relay_text,
+                at=time.time(),
+                status=err.status,
+                retry_after=err.retry_after,
+                charged=err.may_have_charged or bool(job.task_id),
+                values=dict(err.values),
+            ),
+        )
+
+    def _cancelled(self, sink: JobSink) -> None:
+        job = sink.job
+        kind = Kind.STOPPED_TASK if job.task_id and job.route in TASK_ROUTES else Kind.CANCELLED
+        self._finish(sink, job.failed(kind, at=time.time(), state=State.CANCELLED, charged=True))
+
+    def _finish(self, sink: JobSink, job: Job) -> None:
+        with contextlib.suppress(_StoreFailed):  # already ended in memory: see commit()
+            sink.job = self.commit(job)
+
+    def commit(self, job: Job) -> Job:
+        """Store first, then tell the followers. A store that refuses the write ends the job
+        (failed, "store_failed") in memory, so it never stays "running" and frees its slot."""
+        job = job.with_(updated=time.time())
         try:
-            await download
-        except SuxiError as err:
-            self._fail(record, err.kind, err.relay_text, err.status)
+            self.store.save(job)
+        except StoreError as err:
+            log.error("job %s: the store refused a write: %s", job.id, err)
+            final = job.failed(Kind.STORE_FAILED, at=time.time(), charged=True)
+            self._unsaved[job.id] = final
+            self._live.pop(job.id, None)
+            self.hub.publish(final)
+            raise _StoreFailed from err
+        if job.running or job.state == State.WAITING:
+            self._live[job.id] = job
+        else:
+            self._live.pop(job.id, None)
+        self.hub.publish(job)
+        return job
 
-    def _apply(self, record: JobRecord, event: Event) -> None:
-        match event:
-            case Queued():
-                record.state = "queued"
-            case Generating():
-                record.state = "generating"
-            case Progress(percent=percent):
-                record.state = "generating"
-                record.percent = percent
-            case TaskInfo(task_id=task_id, sid=sid, links=links):
-                record.task_id = task_id or record.task_id
-                record.sid = sid or record.sid
-                record.links = list(links) or record.links
-            case Understood():
-                record.understood = {
-                    "prompt": event.prompt,
-                    "orientation": event.orientation,
-                    "duration": event.duration,
-                }
-            case Line(text=text):
-                record.last_line = text
-                record.lines = [*record.lines[-(KEPT_LINES - 1) :], text]
-            case VideoReady(url=url):
-                record.video_url = url
-                record.state = "downloading"
-            case Failed(message=message, kind=kind):
-                self._fail(record, kind, message)
+    def remember_route(self, job: Job, route: str) -> None:
+        try:
+            self.store.remember_route(job.relay_origin, job.options.family.key, route)
+        except StoreError:
+            log.warning("could not remember the route of %s", job.relay_origin)
 
-    async def _download(self, relay: RelayClient, record: JobRecord, url: str) -> None:
-        dest = self.videos_dir / f"{record.id}.mp4"
-        result = await relay.download(url, dest)
-        record.file = str(result.path)
-        record.state = "done"
-        record.percent = 100.0
-        record.finished = time.time()
-        self._commit(record)
+    # — after a restart —
 
-    def _fail(self, record: JobRecord, kind: str, relay_text: str, status: int | None = None):
-        record.state = "failed"
-        record.error_kind = kind
-        record.relay_text = relay_text or ""
-        record.finished = time.time()
-        if status is not None:
-            record.params = {**record.params, "status": status}
+    def resume_all(self, choice_for: Callable[[Job], KeyChoice | None]) -> tuple[int, int]:
+        """Jobs that were running when the app stopped: task-format jobs with a task id resume
+        polling (their first polls spread over one interval, so a restart causes no poll storm);
+        waiting batch jobs wait again; the rest are marked interrupted. ``choice_for`` gives the
+        key to use (None when it was a visitor's own key, which is never kept).
+        Returns (resumed, interrupted)."""
+        resumed = interrupted = 0
+        for job in self.store.running():
+            choice = choice_for(job)
+            if choice is not None and job.state == State.WAITING:
+                self._live[job.id] = job
+                self._requests[job.id] = (self._request_of(job), choice)
+                self.batches.add(job.group_id or "", choice)
+                continue
+            if choice is not None and job.route in TASK_ROUTES and job.task_id:
+                self._live[job.id] = job
+                self._requests[job.id] = (self._request_of(job), choice)
+                delay = random.uniform(0, self.settings.poll_interval)
+                self._launch(job, resume=job.route, first_delay=delay)
+                resumed += 1
+                continue
+            self.commit(job.failed(Kind.INTERRUPTED, at=time.time(), state=State.INTERRUPTED))
+            interrupted += 1
+        return resumed, interrupted
 
-    def _commit(self, record: JobRecord) -> None:
-        """Store first, then wake the followers."""
-        self.store.save(record)
-        event = self._changed.get(record.id)
-        if event is not None:
-            event.set()
-            self._changed[record.id] = asyncio.Event()
+    def follow_again(self, job: Job, choice: KeyChoice, route: str) -> Job:
+        """Start following an ended task-format job again (the relay still works on it)."""
+        job = job.with_(
+            state=State.GENERATING, route=route, error_kind=None, relay_text="", finished=None
+        )
+        self._requests[job.id] = (self._request_of(job), choice)
+        job = self.commit(job)
+        self._launch(job, resume=route, first_delay=self.settings.poll_interval)
+        return job
+
+    def _request_of(self, job: Job) -> GenerationRequest:
+        return GenerationRequest(
+            prompt=job.prompt,
+            options=job.options,
+            image=self.picture_of(job),
+            messages=job.messages,
+        )
+
+    def picture_of(self, job: Job) -> StartImage | None:
+        """The job's starting picture again: its link, or the kept file as a data URL."""
+        if job.image == "link" and job.image_ref:
+            return StartImage(link=job.image_ref)
+        if job.image == "file" and job.image_ref:
+            path = self.data_dir / job.image_ref
+            if path.is_file():
+                encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+                return StartImage(data_url=f"data:image/jpeg;base64,{encoded}")
+        return None
 
 
-def public_fields(record: JobRecord) -> dict[str, Any]:
-    """What a job looks like through the API (no owner)."""
-    return {
-        "id": record.id,
-        "state": record.state,
-        "prompt": record.prompt,
-        "created": record.created,
-        "task_id": record.task_id,
-        "percent": record.percent,
-        "video_url": record.video_url,
-        "error_kind": record.error_kind,
-    }
+class _StoreFailed(Exception):
+    """Raised out of a commit the store refused: ends the job's task."""

@@ -1,8 +1,14 @@
-"""Job records in one SQLite file (stdlib ``sqlite3``).
+"""Everything the app keeps, in one SQLite file (stdlib ``sqlite3``).
 
 Every write is one statement in its own transaction, in WAL mode: a crash mid-write leaves the
 last committed state readable. ``synchronous=NORMAL`` survives an app crash (not a power cut),
 which is the failure that matters for a web app and keeps a write well under a millisecond.
+
+Tables: ``jobs`` (one row per job), ``spends`` (an append-only ledger of paid requests, which
+the per-visitor and per-key limits count — deleting a job never gives a spend back),
+``routes`` (which task route each relay answered, per model family), ``characters`` and
+``meta``. The schema version is the file's ``user_version``; :mod:`suxi.migrations` brings an
+older file up to date in place at start-up.
 """
 
 from __future__ import annotations
@@ -11,83 +17,83 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-RUNNING_STATES = ("pending", "queued", "generating", "downloading")
-FINAL_STATES = ("done", "failed", "interrupted", "cancelled")
+from .generation import GenerationOptions
+from .job import Applied, Job
+from .kinds import Kind, State
+from .migrations import migrate
+
+_JSON = {"links", "lines", "error_values", "messages"}
+_BOOL = {"own_key", "needs_key", "may_have_charged", "pruned"}
+_SKIP = {"partial"}
+COLUMNS = [f.name for f in fields(Job) if f.name not in _SKIP]
+LIGHT = [c for c in COLUMNS if c not in ("messages", "answer")]
+FIXED = {
+    "id",
+    "owner",
+    "created",
+    "prompt",
+    "options",
+    "address_hash",
+    "own_key",
+    "messages",
+    "image",
+    "image_ref",
+    "parent_id",
+    "group_id",
+    "group_kind",
+    "group_index",
+    "media_token",
+}
+UPDATED = [c for c in COLUMNS if c not in FIXED]
+RUNNING = tuple(str(s) for s in (State.PENDING, State.QUEUED, State.GENERATING, State.DOWNLOADING))
 
 
-@dataclass
-class JobRecord:
-    id: str
-    owner: str
-    created: float
-    model: str
-    prompt: str
-    params: dict[str, Any] = field(default_factory=dict)  # max_tokens, stream, …; never the key
-    relay_host: str = ""
-    state: str = "pending"
-    updated: float = 0.0
-    task_id: str | None = None
-    sid: str | None = None
-    links: list[str] = field(default_factory=list)
-    percent: float | None = None
-    last_line: str = ""
-    lines: list[str] = field(default_factory=list)  # the relay's readable lines, latest last
-    understood: dict[str, Any] | None = None
-    video_url: str | None = None
-    file: str | None = None
-    error_kind: str | None = None
-    relay_text: str = ""
-    answer: str = ""
-    parent_id: str | None = None
-    finished: float | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)  # the conversation sent
-    client: str = ""  # a hash of the visitor's address, for per-visitor limits
-
-    @property
-    def running(self) -> bool:
-        return self.state in RUNNING_STATES
-
-
-_JSON_FIELDS = {"params", "links", "lines", "understood", "messages"}
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    created REAL NOT NULL,
-    model TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    params TEXT NOT NULL,
-    relay_host TEXT NOT NULL,
-    state TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_owner_created ON jobs (owner, created DESC);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created DESC);
-"""
-# Later fields are added as nullable columns, so an older database file keeps working.
-_COLUMN_TYPES = {float: "REAL", "float": "REAL", "float | None": "REAL"}
-
-
-def _to_row(record: JobRecord) -> dict[str, Any]:
-    row = asdict(record)
-    for name in _JSON_FIELDS:
-        row[name] = json.dumps(row[name], ensure_ascii=False)
+def to_row(job: Job) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in COLUMNS:
+        value = getattr(job, name)
+        if name == "options":
+            value = json.dumps(value.to_json(), ensure_ascii=False)
+        elif name == "applied":
+            value = json.dumps(value.to_json(), ensure_ascii=False) if value else None
+        elif name in _JSON:
+            value = json.dumps(list(value), ensure_ascii=False)
+        elif name in _BOOL:
+            value = int(bool(value))
+        elif name in ("state", "error_kind") and value is not None:
+            value = str(value)
+        row[name] = value
     return row
 
 
-def _from_row(row: sqlite3.Row) -> JobRecord:
+def from_row(row: sqlite3.Row) -> Job:
     data = dict(row)
-    for name in _JSON_FIELDS:
-        data[name] = json.loads(data[name]) if data[name] is not None else None
-    data["params"] = data["params"] or {}
-    data["links"] = data["links"] or []
-    data["lines"] = data["lines"] or []
-    data["messages"] = data["messages"] or []
-    data["client"] = data["client"] or ""
-    return JobRecord(**data)
+    model = json.loads(data["options"] or "{}").get("model") or ""
+    data["options"] = GenerationOptions.from_json(json.loads(data["options"] or "{}"), model)
+    data["applied"] = Applied.from_json(json.loads(data["applied"])) if data["applied"] else None
+    for name in _JSON & data.keys():
+        loaded = json.loads(data[name]) if data[name] else []
+        data[name] = tuple(tuple(v) if name == "error_values" else v for v in loaded)
+    for name in _BOOL:
+        data[name] = bool(data[name])
+    data["state"] = (
+        State(data["state"]) if data["state"] in State._value2member_map_ else State.FAILED
+    )
+    data["error_kind"] = Kind.of(data["error_kind"]) if data["error_kind"] else None
+    if "messages" not in data:
+        data["partial"] = True
+        data["messages"] = ()
+    data.setdefault("answer", "")
+    return Job(**data)
+
+
+class StoreError(Exception):
+    """A write the database refused (disk full, a locked file …)."""
 
 
 class Store:
@@ -100,71 +106,193 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        have = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
-        for f in fields(JobRecord):
-            if f.name not in have:
-                kind = _COLUMN_TYPES.get(f.type, "TEXT")
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {f.name} {kind}")
+        with self._lock:
+            migrate(self._db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def create(self, record: JobRecord) -> None:
-        record.updated = record.created
-        row = _to_row(record)
+    def db_version(self) -> int:
+        return int(self._all("PRAGMA user_version")[0][0])
+
+    def _run(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params)
+        except (sqlite3.Error, UnicodeEncodeError, OverflowError) as err:
+            raise StoreError(str(err)) from err
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # — jobs —
+
+    def create(self, job: Job) -> None:
+        row = to_row(job)
         names = ", ".join(row)
         marks = ", ".join(f":{n}" for n in row)
-        with self._lock:
-            self._db.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+        self._run(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
 
-    def save(self, record: JobRecord) -> None:
-        """Write the whole record atomically (one UPDATE)."""
-        record.updated = time.time()
-        row = _to_row(record)
-        sets = ", ".join(f"{n} = :{n}" for n in row if n != "id")
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET {sets} WHERE id = :id", row)
+    def save(self, job: Job) -> None:
+        """Write what can change about a job (one UPDATE); raises StoreError."""
+        if job.partial:
+            raise ValueError("a partly loaded job cannot be saved")
+        row = to_row(job)
+        sets = ", ".join(f"{n} = :{n}" for n in UPDATED)
+        self._run(f"UPDATE jobs SET {sets} WHERE id = :id", {n: row[n] for n in [*UPDATED, "id"]})
 
-    def get(self, job_id: str) -> JobRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _from_row(row) if row else None
+    def get(self, job_id: str) -> Job | None:
+        rows = self._all("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return from_row(rows[0]) if rows else None
 
-    def list(self, owner: str | None = None, limit: int = 100) -> list[JobRecord]:
-        """Newest first; ``owner=None`` lists everyone's jobs (a private, local deployment)."""
-        with self._lock:
-            if owner is None:
-                rows = self._db.execute(
-                    "SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT * FROM jobs WHERE owner = ? ORDER BY created DESC LIMIT ?",
-                    (owner, limit),
-                ).fetchall()
-        return [_from_row(r) for r in rows]
+    def by_media(self, token: str) -> Job | None:
+        rows = self._all(f"SELECT {', '.join(LIGHT)} FROM jobs WHERE media_token = ?", (token,))
+        return from_row(rows[0]) if rows else None
 
-    def count_since(self, since: float, owner: str, client: str) -> int:
-        """Jobs started since ``since`` by this visitor token or from this address."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE created >= ? AND (owner = ? OR client = ?)",
-                (since, owner, client or "\x00"),
-            ).fetchone()
-        return int(row[0])
+    def by_share(self, token: str) -> Job | None:
+        rows = self._all(f"SELECT {', '.join(LIGHT)} FROM jobs WHERE share_token = ?", (token,))
+        return from_row(rows[0]) if rows else None
+
+    def page(
+        self,
+        owner: str | None,
+        *,
+        limit: int = 24,
+        offset: int = 0,
+        states: tuple[str, ...] = (),
+        search: str = "",
+        group_id: str | None = None,
+    ) -> tuple[list[Job], int]:
+        """One page of jobs, newest first, and how many match in all. ``owner=None``: everyone's
+        (a private, local deployment)."""
+        where, params = ["1"], []
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            params += list(states)
+        if search:
+            where.append("prompt LIKE ? ESCAPE '\\'")
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        if group_id:
+            where.append("group_id = ?")
+            params.append(group_id)
+        clause = " AND ".join(where)
+        total = self._all(f"SELECT COUNT(*) FROM jobs WHERE {clause}", params)[0][0]
+        rows = self._all(
+            f"SELECT {', '.join(LIGHT)} FROM jobs WHERE {clause} "
+            "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, max(1, min(limit, 200)), max(0, offset)],
+        )
+        return [from_row(r) for r in rows], int(total)
+
+    def running(self) -> list[Job]:
+        """Jobs that were running or waiting when the app last stopped."""
+        marks = ", ".join("?" for _ in (*RUNNING, "waiting"))
+        rows = self._all(
+            f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY created", (*RUNNING, "waiting")
+        )
+        return [from_row(r) for r in rows]
+
+    def group(self, group_id: str) -> list[Job]:
+        rows = self._all(
+            f"SELECT {', '.join(LIGHT)} FROM jobs WHERE group_id = ? ORDER BY group_index",
+            (group_id,),
+        )
+        return [from_row(r) for r in rows]
 
     def delete(self, job_id: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        self._run("DELETE FROM jobs WHERE id = ?", (job_id,))
 
-    def mark_interrupted(self) -> int:
-        """At start-up: jobs that were running when the app stopped cannot be followed any more."""
-        marks = ", ".join("?" for _ in RUNNING_STATES)
-        with self._lock:
-            cur = self._db.execute(
-                f"UPDATE jobs SET state = 'interrupted', updated = ? WHERE state IN ({marks})",
-                (time.time(), *RUNNING_STATES),
+    def recent_durations(self, model: str, limit: int = 20) -> list[float]:
+        """How long this deployment's latest finished jobs of a model took (for estimates)."""
+        rows = self._all(
+            "SELECT finished - COALESCE(started, created) FROM jobs WHERE state = 'done' "
+            "AND json_extract(options, '$.model') = ? AND finished IS NOT NULL "
+            "ORDER BY created DESC LIMIT ?",
+            (model, limit),
+        )
+        return [float(r[0]) for r in rows if r[0] is not None and r[0] > 0]
+
+    def files_older_than(self, before: float) -> list[Job]:
+        rows = self._all(
+            f"SELECT {', '.join(LIGHT)} FROM jobs WHERE file IS NOT NULL AND finished < ?",
+            (before,),
+        )
+        return [from_row(r) for r in rows]
+
+    # — the ledger of spends —
+
+    def spend(self, *, owner: str, address: str, job_id: str, operator: bool, what: str) -> None:
+        self._run(
+            "INSERT INTO spends (at, owner, address, job_id, operator, what) VALUES (?,?,?,?,?,?)",
+            (time.time(), owner, address, job_id, int(operator), what),
+        )
+
+    def spends_since(
+        self, since: float, *, what: str, owner: str | None = None, address: str | None = None
+    ) -> int:
+        """Spends on the operator's key since ``since``: by this owner or from this address
+        (either), or all of them when neither is given."""
+        sql = "SELECT COUNT(*) FROM spends WHERE at >= ? AND operator = 1 AND what = ?"
+        params: list[Any] = [since, what]
+        who = []
+        if owner:
+            who.append("owner = ?")
+            params.append(owner)
+        if address:
+            who.append("address = ?")
+            params.append(address)
+        if who:
+            sql += f" AND ({' OR '.join(who)})"
+        return int(self._all(sql, params)[0][0])
+
+    # — small memories —
+
+    def remembered_route(self, origin: str, family: str) -> str | None:
+        rows = self._all(
+            "SELECT route FROM routes WHERE origin = ? AND family = ?", (origin, family)
+        )
+        return rows[0][0] if rows else None
+
+    def remember_route(self, origin: str, family: str, route: str) -> None:
+        self._run(
+            "INSERT INTO routes (origin, family, route, updated) VALUES (?,?,?,?) "
+            "ON CONFLICT(origin, family) DO UPDATE SET route = excluded.route, "
+            "updated = excluded.updated",
+            (origin, family, route, time.time()),
+        )
+
+    def meta(self, key: str) -> str | None:
+        rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # — characters —
+
+    def add_character(self, row: dict[str, Any]) -> None:
+        names = ", ".join(row)
+        self._run(
+            f"INSERT INTO characters ({names}) VALUES ({', '.join('?' for _ in row)})",
+            tuple(row.values()),
+        )
+
+    def characters(self, owner: str | None) -> list[dict[str, Any]]:
+        if owner is None:
+            rows = self._all("SELECT * FROM characters ORDER BY created DESC LIMIT 200")
+        else:
+            rows = self._all(
+                "SELECT * FROM characters WHERE owner = ? ORDER BY created DESC LIMIT 200", (owner,)
             )
-        return cur.rowcount
+        return [dict(r) for r in rows]
+
+    def delete_character(self, character_id: str, owner: str | None) -> bool:
+        sql = "DELETE FROM characters WHERE id = ?" + (" AND owner = ?" if owner else "")
+        params = (character_id, owner) if owner else (character_id,)
+        return self._run(sql, params).rowcount > 0

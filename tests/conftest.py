@@ -1,4 +1,5 @@
-"""Shared fixtures: a real simulated relay on loopback and settings pointing at it."""
+"""Shared fixtures: a real simulated relay on loopback, settings pointing at it, and the app's
+runtime (store, relays, jobs) built on a fresh data folder."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from suxi.client import RelayClient
-from suxi.jobs import Jobs
+from suxi.runtime import Runtime
 from suxi.settings import Settings
 from suxi.simrelay import SimRelay
-from suxi.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "sk-test-0123456789"
@@ -32,23 +31,21 @@ def settings(relay: SimRelay, tmp_path: Path) -> Settings:
         read_timeout=1.0,
         total_timeout=10.0,
         download_timeout=10.0,
+        poll_interval=0.05,
+        poll_max_interval=0.2,
+        min_free_bytes=0,
     )
 
 
 @pytest.fixture
-async def client(settings: Settings):
-    relay_client = RelayClient(settings)
-    yield relay_client
-    await relay_client.aclose()
+async def runtime(settings: Settings):
+    """The app's parts as the server wires them, started in the test's event loop."""
+    rt = Runtime(settings)
+    await rt.start()
+    yield rt
+    await rt.close()
 
 
 @pytest.fixture
-async def jobs(settings: Settings):
-    """The job runner as the app wires it, on a fresh data folder."""
-    store = Store(settings.data_dir / "jobs.sqlite3")
-    client = RelayClient(settings)
-    runner = Jobs(settings, store, client)
-    yield runner
-    await runner.shutdown()
-    await client.aclose()
-    store.close()
+def jobs(runtime: Runtime):
+    return runtime.jobs
