@@ -1,18 +1,26 @@
-"""One generation from the command line.
+"""Videos from the command line.
 
-    python -m suxi "a prompt" [--image FILE_OR_HTTPS_URL] [--no-stream] [--out DIR]
-                              [--max-tokens N] [--model NAME]
+    python -m suxi "a prompt" [--image FILE_OR_HTTPS_URL] [--out DIR] [--model NAME]
+                              [--format auto|chat|unified|openai] [--duration S]
+                              [--orientation landscape|portrait|square] [--size SIZE]
+                              [--no-stream] [--max-tokens N]
+    python -m suxi --batch prompts.txt --out DIR [same options]
 
 Configuration comes from the environment and ``.env`` in the current directory, like the app
-(``SUXI_API_KEY``, ``SUXI_BASE_URL``, ``SUXI_MODEL``, timeouts). Without a key the built-in
-simulated relay plays an offline demo.
+(``SUXI_API_KEY``, ``SUXI_BASE_URL``, ``SUXI_MODEL``, ``SUXI_FORMAT``, timeouts). Without a key
+the built-in simulated relay plays an offline demo.
 
-Only the saved video's path goes to stdout; progress, what the relay understood and every
-message go to stderr, so ``video=$(python -m suxi "…")`` works. On a terminal progress is one
-updating line; when stderr is piped it is plain lines, one per change.
+One prompt: only the saved video's path goes to stdout (``video=$(python -m suxi "…")``).
+A batch (a .txt with one prompt per line, or a .csv's first column under an optional "prompt"
+header; UTF-8, UTF-16 or GBK): one tab-separated line per prompt on stdout, in order
+(``ok<TAB>path<TAB>prompt`` or ``failed<TAB>reason<TAB>prompt``; line breaks inside a field become
+spaces), then a summary on stderr ("11 of 12 made, 1 failed").
+Progress and every message go to stderr: one updating line on a terminal, plain lines when piped;
+the key is masked everywhere. A failure names the relay's task id when it gave one.
 
-Exit codes: 0 a video was saved; 1 the relay or the connection failed (nothing saved); 2 bad
-input (arguments, prompt, picture, configuration; nothing was sent); 130 interrupted (Ctrl-C).
+Exit codes: 0 every video was saved; 1 the relay or the connection failed for at least one
+(nothing saved for it); 2 bad input (arguments, prompt, picture, configuration; nothing was
+sent); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import sys
 import time
 import unicodedata
@@ -31,38 +38,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from . import images, messages
-from .client import RelayClient, check_key, user_message
-from .errors import InputError, RateLimitError, SuxiError
-from .events import (
-    FAIL_NO_VIDEO,
-    Failed,
-    Generating,
-    Progress,
-    Queued,
-    TaskInfo,
-    Understood,
-    VideoReady,
-)
-from .jobs import validate
-from .parse import RelayStreamParser
-from .runtime import DEMO_KEY
-from .settings import Settings, load_settings
+from . import conversation, images
+from .cli_report import HIDDEN, Reporter
+from .errors import InputError, SuxiError
+from .events import Event, Failed, Generating, Progress, Queued, TaskInfo, Understood, VideoReady
+from .generation import GenerationOptions, GenerationRequest, StartImage, check_prompt, options_from
+from .kinds import Kind
+from .pipeline import make_video
+from .relay import routes_for
+from .relay.fetch import Download
+from .relay.http import check_key
+from .runtime import DEMO_KEY, Runtime
+from .settings import Settings, SettingsError, load_settings
+from .texts import explain
+from .ui.batchfile import prompts_from
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_MAX_TOKENS = 1000
 SLUG_CHARS = 40
-BAR_WIDTH = 20
-TICK = 0.5  # seconds between redraws of the terminal line (the elapsed time moves)
-HIDDEN = "[key hidden]"
-
-
-# ------------------------------------------------------------------------------ vocabulary
+LINE_BREAKS = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # tab + splitlines breaks
+__all__ = ["DEMO_KEY", "HIDDEN", "Reporter", "describe", "main", "slug"]
 
 
 def describe(kind: str, relay_text: str = "", **values: object) -> str:
-    """The English sentence for an error kind, with the relay's own words."""
-    return messages.explain(kind, "en", relay_text, **values)
+    """The English sentence for a kind, with the relay's own words."""
+    return explain(kind, "en", relay_text, **values)
 
 
 def slug(prompt: str, limit: int = SLUG_CHARS) -> str:
@@ -81,13 +80,63 @@ def destination(out_dir: Path, prompt: str) -> Path:
     base = slug(prompt)
     while True:
         path = out_dir / f"{base}-{secrets.token_hex(3)}.mp4"
-        if not path.exists() and not path.with_name(path.name + ".part").exists():
+        if not path.exists() and not _part(path).exists():
             return path
 
 
-def elapsed(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}"
+class TerminalSink:
+    """The pipeline's sink for one prompt: progress to the reporter, the video to ``dest``."""
+
+    def __init__(self, reporter: Reporter, dest: Path) -> None:
+        self.reporter = reporter
+        self.dest = dest
+        self.failure: Failed | None = None
+        self.task_id: str | None = None
+        self.saved: Download | None = None
+
+    async def on_event(self, event: Event, route: str) -> None:
+        r = self.reporter
+        match event:
+            case Queued(position=position):
+                r.update("queued" if position is None else f"queued (#{position})")
+            case Generating():
+                r.update("generating")
+            case Progress(percent=percent):
+                r.update("generating", percent)
+            case TaskInfo(task_id=task_id, sid=sid):
+                if task_id and task_id != self.task_id:
+                    self.task_id = task_id
+                    r.note(f"task id: {task_id} ({route})")
+                if sid:
+                    r.note(f"sid (to change this video later): {sid}")
+            case Understood():
+                r.note(understood_text(event))
+            case VideoReady(url=url):
+                r.note(f"video ready: {url}")
+                r.update("downloading")
+            case Failed():
+                self.failure = event
+
+    def video_path(self) -> Path:
+        return self.dest
+
+    def thumbnail_path(self) -> Path:
+        return self.dest.with_suffix(".thumbnail")
+
+    async def on_video(self, video: Download, thumbnail: Path | None) -> None:
+        self.saved = video
+        if thumbnail is not None:
+            thumbnail.unlink(missing_ok=True)  # the command line keeps the video only
+
+    def clean_up(self) -> None:
+        """Remove what an unfinished or interrupted download left: only a saved video stays."""
+        thumbnail = self.thumbnail_path()
+        for leftover in (_part(self.dest), thumbnail, _part(thumbnail)):
+            leftover.unlink(missing_ok=True)
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")  # where fetch_file writes until the file is whole
 
 
 def understood_text(event: Understood) -> str:
@@ -98,164 +147,62 @@ def understood_text(event: Understood) -> str:
         parts.append(f"orientation {event.orientation}")
     if event.duration:
         parts.append(f"duration {event.duration} s")
-    for key, value in event.raw.items():
-        if key not in ("prompt", "orientation", "mode", "duration") and value not in (None, ""):
-            parts.append(f"{key} {value}")
+    if event.width and event.height:
+        parts.append(f"size {event.width}×{event.height}")
     return "the relay understood: " + (", ".join(parts) or "(nothing)")
 
 
-# --------------------------------------------------------------------------------- display
-
-
-class Reporter:
-    """Everything but the saved path goes through here, to stderr, with the key masked.
-
-    On a terminal the state is one line redrawn in place with ``\\r``; piped, each change is a
-    plain line of its own.
-    """
-
-    def __init__(self, stream: TextIO, *, tty: bool, secret: str = "", clock=time.monotonic):
-        self.stream = stream
-        self.tty = tty
-        self.secret = secret
-        self.clock = clock
-        self.started = clock()
-        self.state = "sending"
-        self.percent: float | None = None
-        self._shown = 0  # characters of the live line currently on screen
-        self._live = False  # a live line exists once the first state was shown, until stop()
-        self._last_plain: tuple[str, float | None] | None = None
-
-    def mask(self, text: str) -> str:
-        return text.replace(self.secret, HIDDEN) if len(self.secret) >= 4 else text
-
-    def _write(self, text: str) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.stream.write(self.mask(text))
-            self.stream.flush()
-
-    def line(self) -> str:
-        time_text = elapsed(self.clock() - self.started)
-        if self.percent is None:
-            return f"[{'.' * BAR_WIDTH}]  --%  {self.state}  {time_text}"
-        filled = round(BAR_WIDTH * min(max(self.percent, 0.0), 100.0) / 100)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        return f"[{bar}] {self.percent:3.0f}%  {self.state}  {time_text}"
-
-    def redraw(self) -> None:
-        if not self.tty or not self._live:
-            return
-        width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
-        text = self.line()[:width]  # a wrapped line could not be redrawn with \r
-        self._write("\r" + text + " " * max(self._shown - len(text), 0))
-        self._shown = len(text)
-
-    def _clear(self) -> None:
-        if self.tty and self._shown:
-            self._write("\r" + " " * self._shown + "\r")
-            self._shown = 0
-
-    def update(self, state: str, percent: float | None = None) -> None:
-        self._live = True
-        self.state = state
-        if percent is not None:
-            self.percent = percent
-        if self.tty:
-            self.redraw()
-            return
-        key = (self.state, self.percent)
-        if key != self._last_plain:
-            self._last_plain = key
-            shown = self.percent is not None and self.state in ("generating", "done")
-            pct = f" {self.percent:.0f}%" if shown else ""
-            self._write(f"[{elapsed(self.clock() - self.started)}] {self.state}{pct}\n")
-
-    def note(self, text: str) -> None:
-        """A message line; on a terminal the live line is cleared first and drawn again after."""
-        self._clear()
-        self._write(text + "\n")
-        self.redraw()
-
-    def stop(self) -> None:
-        """Leave the live line on screen and move below it."""
-        if self.tty and self._shown:
-            self.redraw()
-            self._write("\n")
-            self._shown = 0
-        self._live = False
-
-    async def tick(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            self.redraw()
-
-
-# ---------------------------------------------------------------------------------- running
-
-
-@dataclass
-class Request:
-    prompt: str
-    max_tokens: int
-    stream: bool
-    model: str | None
-    image: str | None
-    out_dir: Path
-
-
-@dataclass
-class Status:
-    sent: bool = False  # the request may have reached the relay (it may charge)
-    part: Path | None = None  # a partial download to remove if we stop early
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(
         prog="python -m suxi",
-        description="Make one video with the relay and save it. Only the saved file's path is "
-        "printed on stdout; progress and messages go to stderr.",
+        description="Make videos with the relay and save them. Only saved paths go to stdout; "
+        "progress and messages go to stderr.",
         epilog="Settings come from the environment or .env (SUXI_API_KEY, SUXI_BASE_URL, "
-        "SUXI_MODEL, …); without SUXI_API_KEY an offline demo runs. Exit codes: 0 saved, "
-        "1 relay or connection failure, 2 bad input, 130 interrupted.",
+        "SUXI_MODEL, SUXI_FORMAT, …); without SUXI_API_KEY an offline demo runs. Exit codes: "
+        "0 saved, 1 relay or connection failure, 2 bad input, 130 interrupted.",
     )
-    parser.add_argument("prompt", help="the description of the video")
-    parser.add_argument(
-        "--image",
-        metavar="FILE_OR_HTTPS_URL",
-        help="a starting frame: a JPEG, PNG, WebP, GIF or BMP file (sent inline, made smaller "
-        "if needed) or an https:// address the relay fetches",
+    p.add_argument("prompt", nargs="?", help="the description of the video")
+    p.add_argument(
+        "--batch", type=Path, metavar="FILE", help="a .txt (one prompt per line) or .csv"
     )
-    parser.add_argument(
-        "--no-stream",
-        action="store_true",
-        help="ask for one reply at the end (no progress; proxies often cut such requests)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="folder to save the video in (default: the current folder)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=int,
-        default=DEFAULT_MAX_TOKENS,
-        metavar="N",
-        help=f"max_tokens sent to the relay (default {DEFAULT_MAX_TOKENS})",
-    )
-    parser.add_argument(
-        "--model", metavar="NAME", help="model name (default: SUXI_MODEL or sora-2)"
-    )
-    return parser
+    p.add_argument("--image", metavar="FILE_OR_HTTPS_URL", help="a starting picture")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where to save")
+    p.add_argument("--model", metavar="NAME", help="model name (default: SUXI_MODEL)")
+    p.add_argument("--format", choices=("auto", "chat", "unified", "openai"), help="how to ask")
+    p.add_argument("--duration", metavar="S", default="auto", help="seconds, as the model takes")
+    p.add_argument("--orientation", default="auto", help="landscape, portrait or square")
+    p.add_argument("--size", default="auto", help="a size the model takes (small, large, 720p…)")
+    p.add_argument("--no-stream", action="store_true", help="chat format: one reply at the end")
+    p.add_argument("--max-tokens", type=int, default=1000, metavar="N", help="chat format only")
+    return p
 
 
-def _image(value: str | None) -> str | None:
+class _Usage(Exception):
+    """A bad argument found after argparse: printed as it is (after the usage line when
+    ``usage``), exit code 2."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the arguments asked for, checked before anything is sent."""
+
+    options: GenerationOptions
+    prompts: tuple[str, ...]
+    image: StartImage | None
+    out_dir: Path
+    batch: bool
+
+
+def _picture(value: str | None) -> StartImage | None:
     if value is None:
         return None
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", value) and not re.match(r"^[A-Za-z]:[\\/]", value):
-        return images.check_image_url(value)  # a URL (but not a Windows drive letter)
-    return images.prepare_image(Path(value).expanduser())
+        return StartImage(link=images.check_image_url(value))  # a URL, not a Windows drive
+    return StartImage(data_url=images.prepare_image(Path(value).expanduser()))
 
 
 def _out_dir(path: Path) -> Path:
@@ -269,81 +216,206 @@ def _out_dir(path: Path) -> Path:
     return path
 
 
-class _Usage(Exception):
-    """A bad argument found after argparse: printed as it is, exit code 2."""
+def _prompts(args: argparse.Namespace, settings: Settings) -> list[str]:
+    if args.batch is None:
+        return [args.prompt]
+    if not args.batch.is_file():
+        raise _Usage(f"no such file: {args.batch}")
+    if not os.access(args.batch, os.R_OK):
+        raise _Usage(f"cannot read {args.batch}")
+    return prompts_from(
+        "", str(args.batch), settings.max_batch, prompt_limit=settings.max_prompt_chars
+    )
 
 
-def _request(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings):
-    prompt, max_tokens = validate(settings, args.prompt, args.max_tokens)
-    model = args.model
-    if model is not None and (
-        not model or len(model) > 200 or not model.isprintable() or " " in model
-    ):
-        parser.error("--model must be a model name without spaces")
-    image = _image(args.image)
-    out_dir = _out_dir(args.out)  # created only once everything else is known to be good
-    return Request(prompt, max_tokens, not args.no_stream, model, image, out_dir)
+def _inputs(args: argparse.Namespace, settings: Settings) -> Inputs:
+    if (args.prompt is None) == (args.batch is None):
+        raise _Usage("give one prompt, or --batch FILE (not both)", usage=True)
+    options = options_from(
+        model=args.model or "",
+        default_model=settings.model,
+        format=args.format or settings.format,
+        orientation=args.orientation,
+        duration=args.duration,
+        size=args.size,
+        max_tokens=args.max_tokens,
+        stream=not args.no_stream,
+    )
+    prompts = tuple(check_prompt(p, settings.max_prompt_chars) for p in _prompts(args, settings))
+    image = _picture(args.image)
+    return Inputs(options, prompts, image, _out_dir(args.out), args.batch is not None)
+
+
+def _input_sentence(error: InputError, image: str | None) -> str:
+    values = dict(error.values)
+    if error.kind == Kind.IMAGE_TOO_LARGE:
+        values.setdefault("mb", images.MAX_INPUT_BYTES // (1024 * 1024))
+    detail = f" ({image})" if str(error.kind).startswith("image") else ""
+    return describe(error.kind, error.relay_text, **values) + detail
+
+
+def _picture_note(image: StartImage) -> str:
+    if image.link:
+        return f"starting frame: {image.link}"
+    head, _, body = (image.data_url or "").partition(",")
+    size = len(body) * 3 // 4  # base64: four characters carry three bytes
+    return f"starting frame: {head[5:].split(';')[0]}, {size // 1024} KB"
 
 
 def main(argv: list[str] | None = None) -> int:
-    with contextlib.suppress(AttributeError, ValueError):
-        sys.stderr.reconfigure(errors="replace")  # a relay's Chinese on a non-UTF-8 console
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # Chinese prompts on a non-UTF-8 console
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse has printed its message (or --help)
         return exit_.code if isinstance(exit_.code, int) else EXIT_INPUT
-    err = sys.stderr
-    status = Status()
-    relay = None
+    sent = [False]
     try:
-        try:
-            settings = load_settings()
-        except ValueError as error:
-            print(f"error: {error}", file=err)
-            return EXIT_INPUT
-        reporter = Reporter(err, tty=_isatty(err), secret=settings.api_key)
-        try:
-            if settings.api_key:
-                check_key(settings.api_key)
-            request = _request(parser, args, settings)
-        except InputError as error:
-            detail = f" ({args.image})" if error.kind.startswith("image") else ""
-            reporter.note(f"error: {describe(error.kind, **error.values)}{detail}")
-            return EXIT_INPUT
-        except _Usage as error:
-            reporter.note(f"error: {error}")
-            return EXIT_INPUT
-        except SystemExit as exit_:  # parser.error() above
-            return exit_.code if isinstance(exit_.code, int) else EXIT_INPUT
-        api_key = settings.api_key
-        if settings.demo:
-            from .simrelay import SimRelay
-
-            relay = SimRelay(speed=settings.demo_speed).start()
-            settings = settings.with_(base_url=relay.base_url)
-            api_key = DEMO_KEY
-            reporter.note("offline demo: no SUXI_API_KEY is set, so a simulated relay answers")
-        if request.image and request.image.startswith("data:"):
-            mime = request.image[5 : request.image.index(";")]
-            size = (len(request.image) - request.image.index(",") - 1) * 3 // 4
-            reporter.note(f"starting frame: {mime}, {size / 1000:.0f} kB")
-        return asyncio.run(_generate(settings, api_key, request, reporter, status))
+        return _main(parser, args, sent)
     except KeyboardInterrupt:
-        if status.part is not None:
-            status.part.unlink(missing_ok=True)
         note = (
             "interrupted. The relay may still charge for a generation it had already started."
-            if status.sent
+            if sent[0]
             else "interrupted; nothing was sent."
         )
         with contextlib.suppress(OSError, ValueError):
-            err.write(f"\n{note}\n")
-            err.flush()
+            sys.stderr.write(f"\n{note}\n")
+            sys.stderr.flush()
         return EXIT_INTERRUPTED
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace, sent: list[bool]) -> int:
+    err = sys.stderr
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=err)
+        return EXIT_INPUT
+    reporter = Reporter(err, tty=_isatty(err), secret=settings.api_key)
+    try:
+        if settings.api_key:
+            check_key(settings.api_key)
+        inputs = _inputs(args, settings)
+    except InputError as error:
+        reporter.note(f"error: {_input_sentence(error, args.image)}")
+        return EXIT_INPUT
+    except _Usage as error:
+        if error.usage:
+            parser.print_usage(err)
+        reporter.note(f"error: {error}")
+        return EXIT_INPUT
+    runtime = Runtime(settings).open_relays()
+    try:
+        if settings.demo:
+            reporter.note("offline demo: no SUXI_API_KEY is set, so a simulated relay answers")
+        if inputs.image is not None:
+            reporter.note(_picture_note(inputs.image))
+        return asyncio.run(_run_all(runtime, inputs, reporter, sent))
     finally:
-        if relay is not None:
-            relay.stop()
+        runtime.close_relays()
+
+
+def _output_line(*fields: str) -> str:
+    """One line of stdout: tab-separated fields with no tab or line break inside one (a CSV
+    prompt may span lines)."""
+    return "\t".join(LINE_BREAKS.sub(" ", f) for f in fields)
+
+
+async def _run_all(runtime: Runtime, inputs: Inputs, reporter: Reporter, sent: list[bool]) -> int:
+    total, failures, done = len(inputs.prompts), 0, 0
+    try:
+        for number, prompt in enumerate(inputs.prompts, 1):
+            if inputs.batch:
+                reporter.note(f"[{number}/{total}] {_output_line(prompt)}")
+            sink = TerminalSink(reporter, destination(inputs.out_dir, prompt))
+            reason = await _one(runtime, inputs, prompt, sink, reporter, sent)
+            if reason is None and sink.saved is not None:
+                path = os.path.abspath(sink.saved.path)
+                line = _output_line("ok", path, prompt) if inputs.batch else path
+            else:
+                failures += 1
+                line = _output_line("failed", reason or "", prompt) if inputs.batch else ""
+            if line:
+                print(reporter.mask(line), flush=True)
+            done += 1
+    except asyncio.CancelledError:  # Ctrl-C: say how far the batch came, then stop
+        if inputs.batch:
+            made = done - failures
+            reporter.note(f"{made} of {total} made, {failures} failed, {total - done} not finished")
+        raise
+    finally:
+        await runtime.aclose_relays()
+    if inputs.batch:
+        reporter.note(f"{total - failures} of {total} made, {failures} failed")
+    return EXIT_OK if failures == 0 else EXIT_FAILED
+
+
+async def _one(
+    runtime: Runtime,
+    inputs: Inputs,
+    prompt: str,
+    sink: TerminalSink,
+    reporter: Reporter,
+    sent: list[bool],
+) -> str | None:
+    """Make one video; None when it was saved, else the reason (already reported)."""
+    options = inputs.options
+    choice = runtime.key_for(None)
+    image = inputs.image
+    request = GenerationRequest(
+        prompt=prompt,
+        options=options,
+        image=image,
+        messages=conversation.first_messages(prompt, options, image.url if image else None),
+    )
+    routes = routes_for(options)
+    reporter.begin()
+    ticker = asyncio.create_task(reporter.tick()) if reporter.tty else None
+    try:
+        reporter.note(
+            f"sending to {choice.relay.origin} (model {options.model}, {' → '.join(routes)})"
+        )
+        reporter.update("sending")
+        sent[0] = True
+        await make_video(
+            choice.relay.backends,
+            request,
+            choice.key,
+            sink,
+            routes=routes,
+            deadline=time.time() + runtime.configured.total_timeout,
+        )
+        if sink.saved is None:
+            failure = sink.failure or Failed("", Kind.NO_VIDEO)
+            return _failed(reporter, sink, describe(failure.kind, failure.message))
+        reporter.update("done", 100.0)
+        reporter.stop()
+        took = reporter.clock() - reporter.started
+        reporter.note(
+            f"saved {sink.saved.size / 1_000_000:.1f} MB in {int(took) // 60}:{int(took) % 60:02d}"
+        )
+        return None
+    except SuxiError as error:
+        values = {"retry_after": error.retry_after or "", **error.values}
+        return _failed(reporter, sink, describe(error.kind, error.relay_text, **values))
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        sink.clean_up()
+
+
+def _failed(reporter: Reporter, sink: TerminalSink, sentence: str) -> str:
+    reporter.update("failed")
+    reporter.stop()
+    reporter.note(f"error: {sentence}")
+    if sink.task_id:
+        reporter.note(
+            f"the relay's task id was {sink.task_id}; quote it if you ask the relay about it"
+        )
+        return f"{sentence} (task id {sink.task_id})"
+    return sentence
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -351,101 +423,3 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-async def _generate(
-    settings: Settings, api_key: str, request: Request, reporter: Reporter, status: Status
-) -> int:
-    client = RelayClient(settings)
-    parser = RelayStreamParser()
-    dest = destination(request.out_dir, request.prompt)
-    status.part = dest.with_name(dest.name + ".part")
-    ticker = asyncio.create_task(reporter.tick()) if reporter.tty else None
-    download: asyncio.Task | None = None
-    failure: Failed | None = None
-    task_id: str | None = None
-    sid: str | None = None
-    try:
-        model = request.model or settings.model
-        reporter.note(f"sending to {settings.relay_host or settings.base_url} (model {model})")
-        if not request.stream:
-            reporter.note("no streaming: nothing to show until the relay answers (minutes)")
-        reporter.update("sending")
-        status.sent = True
-        events = client.generate(
-            [user_message(request.prompt, request.image)],
-            api_key=api_key,
-            max_tokens=request.max_tokens,
-            stream=request.stream,
-            model=request.model,
-            parser=parser,
-        )
-        try:
-            async for event in events:
-                match event:
-                    case Queued():
-                        reporter.update("queued")
-                    case Generating():
-                        reporter.update("generating")
-                    case Progress(percent=percent):
-                        reporter.update("generating", percent)
-                    case TaskInfo():
-                        if event.task_id and event.task_id != task_id:
-                            task_id = event.task_id
-                            reporter.note(f"task id: {task_id}")
-                        if event.sid and event.sid != sid:
-                            sid = event.sid
-                            reporter.note(f"sid (to modify this video later): {sid}")
-                    case Understood():
-                        reporter.note(understood_text(event))
-                    case VideoReady(url=url) if download is None:
-                        reporter.note(f"video ready: {url}")
-                        reporter.update("downloading")
-                        download = asyncio.create_task(client.download(url, dest))
-                    case Failed():
-                        failure = failure or event
-        except SuxiError:
-            if download is None:
-                raise
-            # The video URL is known: the download decides, whatever broke afterwards.
-        if download is None:
-            failure = failure or Failed("", FAIL_NO_VIDEO)
-            reporter.update("failed")
-            reporter.stop()
-            reporter.note(f"error: {describe(failure.kind, failure.message)}")
-            _hint(reporter, task_id or parser.outcome.task_id)
-            return EXIT_FAILED
-        result = await download
-        status.part = None
-        reporter.update("done", 100.0)
-        reporter.stop()
-        took = elapsed(reporter.clock() - reporter.started)
-        reporter.note(f"saved {result.size / 1_000_000:.1f} MB in {took}")
-        print(os.path.abspath(result.path), flush=True)
-        return EXIT_OK
-    except InputError as error:
-        reporter.stop()
-        reporter.note(f"error: {describe(error.kind, error.relay_text, **error.values)}")
-        return EXIT_INPUT
-    except SuxiError as error:
-        reporter.update("failed")
-        reporter.stop()
-        values = {"retry_after": error.retry_after} if isinstance(error, RateLimitError) else {}
-        reporter.note(f"error: {describe(error.kind, error.relay_text, **values)}")
-        _hint(reporter, task_id or parser.outcome.task_id)
-        return EXIT_FAILED
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-        if download is not None and not download.done():
-            download.cancel()
-            with contextlib.suppress(BaseException):
-                await download
-        await client.aclose()
-        if status.part is not None:
-            status.part.unlink(missing_ok=True)
-
-
-def _hint(reporter: Reporter, task_id: str | None) -> None:
-    if task_id:
-        reporter.note(f"the relay's task id was {task_id}; quote it if you ask the relay about it")
