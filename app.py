@@ -1,629 +1,415 @@
-"""Sentence → video: a Gradio page over an OpenAI-compatible relay serving ``sora-2``.
+"""Sentence → video: a Gradio page over an OpenAI-compatible video relay.
 
-Handlers first, then the layout, then the wiring (as in Gradio's own demos). The work itself is
-in the ``suxi`` package: this file only turns job records into component updates.
+``build_demo(runtime)`` lays out the page and wires it to the handlers (``suxi.ui``);
+``create_app(runtime)`` adds the page's own routes (``suxi.web``) and its scripts; ``main()``
+serves it all on one uvicorn server. The work itself is in the ``suxi`` package; the job cards and
+My videos are drawn by ``assets/page.js`` and ``assets/library.js``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import tempfile
-import time
-import uuid
+import contextlib
+import json
+import logging
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
+from fastapi import FastAPI
 
-from suxi import conversation
-from suxi.errors import InputError, SuxiError
-from suxi.images import check_image_url, prepare_image
-from suxi.jobs import public_fields
-from suxi.labels import EN, ZH
-from suxi.messages import explain, pick_language
 from suxi.runtime import Runtime
-from suxi.view import panel_html, state_word, status_line, t
+from suxi.settings import Settings, load_settings
+from suxi.studio import Studio
+from suxi.texts import TABLE, ui_tables
+from suxi.ui.api import add_api
+from suxi.ui.extras import Extras
+from suxi.ui.handlers import Handlers
+from suxi.web import build_router
+from suxi.web.head import HeadScripts, inline_scripts
 
-runtime = Runtime.from_env()
-settings = runtime.configured
-TICK = 1.0  # the elapsed clock moves every second, even when the relay is silent
-
+ASSETS = Path(__file__).parent / "assets"
+PAGE = "__page__"  # the hidden input the page's script fills with its facts (see page.js)
 EXAMPLES = [
     "A corgi surfing a wave at sunset, slow motion, cinematic",
     "Paper boats sailing down a rainy city street, seen from above",
     "一只熊猫在竹林里弹吉他，温暖的午后阳光，电影感",
 ]
-
-i18n = gr.I18n(en=EN, zh=ZH)
-
-
-# ── handlers ──────────────────────────────────────────────────────────────────────────────────
-
-
-def language(request: gr.Request | None) -> str:
-    headers = getattr(request, "headers", None) or {}
-    return pick_language(headers.get("accept-language"))
+# An event's `js` runs first in the browser: it puts the page's facts (visitor token, language,
+# a confirmation for paid batches) into the hidden input, which a handler reads.
+WITH_FACTS = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo() : v))"
+FACTS_ONLY = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.facts() : v))"
+QUICK = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
+i18n = gr.I18n(**ui_tables())
 
 
-def owner_of(visitor: str | None, request: gr.Request | None) -> str:
-    """Who a job belongs to: the browser's visitor token, else this API session."""
-    if visitor:
-        return str(visitor)
-    session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-    return f"session-{session}"
+def card_words() -> str:
+    """The words the page's script needs (everything but Gradio's own labels)."""
+    keys = [k for k in TABLE if not k.startswith("ui_") or k == "ui_title"]
+    return json.dumps({lang: {k: TABLE[k][lang] for k in keys} for lang in ("en", "zh")})
 
 
-def address_of(request: gr.Request | None) -> str:
-    """A hash of the visitor's address (per-visitor limits survive a cleared browser)."""
-    headers = getattr(request, "headers", None) or {}
-    forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-    host = forwarded or getattr(getattr(request, "client", None), "host", "") or ""
-    return hashlib.sha256(host.encode()).hexdigest()[:16] if host else ""
+def build_demo(runtime: Runtime, studio: Studio | None = None) -> gr.Blocks:
+    h = Handlers(studio or Studio(runtime))
+    x = Extras(h)
+    with gr.Blocks(title="Sentence → video", delete_cache=(3600, 3600)) as demo:
+        p = SimpleNamespace(page=gr.Textbox(PAGE, visible=False), words=card_words())
+        _header(p, runtime)
+        with gr.Tabs():
+            with gr.Tab(i18n("ui_tab_create"), id="create"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        _prompt_column(p, runtime.configured, x)
+                    with gr.Column(scale=2, min_width=260):
+                        _options_column(p, runtime.configured)
+                p.cards = gr.HTML(
+                    "",
+                    html_template='<div class="suxi-cards" aria-live="polite"></div>',
+                    js_on_load="window.suxi.mountCards(element, props, watch)",
+                    words=p.words,
+                    elem_id="cards",
+                )
+            with gr.Tab(i18n("ui_tab_history"), id="history"):
+                gr.HTML(
+                    "",
+                    html_template='<div class="suxi-library"></div>',
+                    js_on_load="window.suxi.mountLibrary(element, props)",
+                    words=p.words,
+                    elem_id="library",
+                )
+        p.demo = demo
+        _wire(p, h, x)
+        add_api(h)
+    return demo
 
 
-def visible_to(owner: str) -> str | None:
-    """On a shared deployment a visitor sees only their own jobs; locally the owner sees all."""
-    return owner if settings.shared else None
-
-
-def visible_job(job_id: str | None, visitor: str | None, request: gr.Request | None):
-    """The job if this visitor may see it (on a shared deployment: only their own)."""
-    record = runtime.jobs.get(job_id) if job_id else None
-    if record is None:
-        return None
-    if settings.shared and record.owner != owner_of(visitor, request):
-        return None
-    return record
-
-
-async def follow(job_id: str, lang: str):
-    """Yield (status, video, panel, job id) until the job ends: on every change, and every
-    second so the elapsed clock keeps moving."""
-    jobs = runtime.jobs
-    while True:
-        changed = jobs.change_signal(job_id)
-        record = jobs.get(job_id)
-        if record is None:
-            return
-        now = time.time()
-        running = record.running  # read before yielding: the live record changes meanwhile
-        # None, not gr.skip(): an update object makes Gradio rebuild the Video component and
-        # its schema on every tick (measured: ~40 % of the app's CPU with 128 jobs running).
-        video = record.file if record.state == "done" and record.file else None
-        yield status_line(record, now, lang), video, panel_html(record, now, lang), record.id
-        if not running:
-            return
-        await jobs.wait_signal(changed, TICK)
-
-
-def start_job(
-    request,
-    visitor,
-    api_key,
-    prompt,
-    max_tokens,
-    stream,
-    model,
-    orientation,
-    duration,
-    hints: dict | None = None,
-    **extra,
-):
-    """Start a job with this visitor's key (or the operator's) and the asked hints."""
-    key, relay, limited = runtime.key_for(api_key)
-    return runtime.jobs.start(
-        owner=owner_of(visitor, request),
-        prompt=prompt,
-        max_tokens=max_tokens,
-        stream=bool(stream),
-        api_key=key,
-        model=(model or "").strip() or None,
-        address=address_of(request),
-        limited=limited,
-        relay=relay,
-        params={"orientation": orientation, "duration": duration, **(hints or {})},
-        **extra,
+def _header(p: SimpleNamespace, runtime: Runtime) -> None:
+    with gr.Row(elem_id="top"):
+        with gr.Column(scale=1):
+            gr.Markdown(i18n("ui_title_md"), elem_id="title")
+            gr.Markdown(i18n("ui_subtitle"), elem_id="subtitle")
+        gr.Button(i18n("ui_lang"), size="sm", elem_id="lang-switch", scale=0, min_width=80)
+    host = runtime.configured.relay_origin.split("://")[-1].rsplit(":", 1)[0]
+    kind = "demo" if runtime.demo else "operator"
+    gr.HTML(
+        "",
+        html_template=f'<div class="suxi-banner" id="banner" data-kind="{kind}" '
+        f'data-relay="{host}"><span class="suxi-banner-text"></span></div>',
+        js_on_load="window.suxi.mountBanner(element, props)",
+        words=p.words,
+        elem_id="banner-box",
     )
 
 
-async def run_job(starter, lang: str):
-    """Start a job (the coroutine ``starter`` raises InputError for bad input) and follow it."""
-    try:
-        record = await starter()
-    except InputError as err:
-        yield explain(err.kind, lang, **err.values), gr.skip(), gr.skip(), ""
-        return
-    now = time.time()
-    yield status_line(record, now, lang), None, panel_html(record, now, lang), record.id
-    async for update in follow(record.id, lang):
-        yield update
-
-
-def starting_image(image: str | None, image_url: str | None) -> str | None:
-    if image:
-        return prepare_image(Path(image))
-    if image_url and image_url.strip():
-        return check_image_url(image_url.strip())
-    return None
-
-
-async def generate(
-    prompt: str,
-    max_tokens: float = 1000,
-    stream: bool = True,
-    visitor: str | None = None,
-    api_key: str = "",
-    model: str = "",
-    orientation: str = "auto",
-    duration: str = "auto",
-    image: str | None = None,
-    image_url: str = "",
-    request: gr.Request = None,
-):
-    """Start a generation and follow it. Closing the page does not stop the job."""
-
-    async def starter():
-        text = (prompt or "").strip()
-        # Decoding and re-encoding a phone photo takes a few hundred ms: not on the event loop.
-        picture = await asyncio.to_thread(starting_image, image, image_url) if text else None
-        return start_job(
-            request,
-            visitor,
-            api_key,
-            prompt,
-            max_tokens,
-            stream,
-            model,
-            orientation,
-            duration,
-            messages=conversation.first_messages(text, orientation, duration, picture),
-            hints={"image": bool(picture)},
+def _prompt_column(p: SimpleNamespace, s: Settings, x: Extras) -> None:
+    p.prompt = gr.Textbox(
+        label=i18n("ui_prompt"),
+        placeholder=i18n("ui_prompt_ph"),
+        lines=4,
+        max_lines=12,
+        elem_id="prompt",
+        elem_classes=[f"limit-{s.max_prompt_chars}"],
+    )
+    with gr.Row(equal_height=True):
+        p.preset = gr.Dropdown(
+            x.preset_choices("en"),
+            value="",
+            label=i18n("ui_presets"),
+            info=i18n("ui_presets_info"),
+            elem_id="preset",
+            scale=2,
         )
-
-    async for update in run_job(starter, language(request)):
-        yield update
-
-
-async def modify(
-    parent_id: str,
-    instruction: str,
-    max_tokens: float = 1000,
-    stream: bool = True,
-    visitor: str | None = None,
-    api_key: str = "",
-    model: str = "",
-    orientation: str = "auto",
-    duration: str = "auto",
-    request: gr.Request = None,
-):
-    """Generate a changed version of a finished video: the conversation is resent with the
-    relay's previous answer verbatim, then the new instruction."""
-    lang = language(request)
-
-    async def starter():
-        parent = visible_job(parent_id, visitor, request)
-        if parent is None or parent.state != "done" or not parent.answer:
-            raise InputError("not_modifiable")
-        text = (instruction or "").strip()
-        return start_job(
-            request,
-            visitor,
-            api_key,
-            instruction,
-            max_tokens,
-            stream,
-            model or parent.model,
-            orientation,
-            duration,
-            messages=conversation.modification_messages(
-                parent.messages, parent.answer, text, orientation, duration
-            ),
-            parent_id=parent.id,
+        p.help = gr.Button(i18n("ui_help"), size="sm", elem_id="improve", scale=1)
+    p.preset_was = gr.State("")
+    p.help_note = gr.Markdown(i18n("ui_help_note"), elem_classes=["suxi-note"])
+    p.suggestion = gr.Textbox(label=i18n("ui_help"), visible=False, lines=3, elem_id="suggestion")
+    p.use_suggestion = gr.Button(
+        i18n("ui_help_use"), visible=False, size="sm", elem_id="use-suggestion"
+    )
+    gr.Examples(EXAMPLES, inputs=[p.prompt], label=i18n("ui_examples"))
+    with gr.Accordion(i18n("ui_image"), open=False, elem_id="image-box"):
+        p.image_file = gr.File(
+            label=i18n("ui_image_file"),
+            file_types=["image"],
+            type="filepath",
+            height=120,
+            elem_id="image",
         )
-
-    async for update in run_job(starter, lang):
-        yield update
-
-
-async def reattach(visitor: str | None, request: gr.Request = None):
-    """After a reload: show this visitor's running job and follow it."""
-    lang = language(request)
-    running = runtime.jobs.running_for(visible_to(owner_of(visitor, request))) if visitor else []
-    if not running:
-        # A generator that yields nothing blanks its outputs: show the idle panel instead.
-        yield gr.skip(), gr.skip(), panel_html(None, 0, lang), gr.skip()
-        return
-    latest = max(running, key=lambda r: r.created)
-    async for update in follow(latest.id, lang):
-        yield update
-
-
-def ensure_visitor(visitor: str | None, saved_key: str | None):
-    """On load: this browser's visitor token (made once), its remembered key, and only then an
-    enabled Generate button, so no job is started without the token that finds it again."""
-    ready = gr.Button(interactive=True)
-    return visitor or uuid.uuid4().hex, saved_key or gr.skip(), bool(saved_key), ready
-
-
-def remember_key(api_key: str, remember: bool):
-    """Store the key in this browser only when asked to (erasing is done in the browser)."""
-    return api_key if remember and api_key else gr.skip()
-
-
-FORGET_JS = "() => { localStorage.removeItem('suxi-key'); return ['', false]; }"
-
-
-def stop(job_id: str, visitor: str | None = None, request: gr.Request = None) -> str:
-    record = visible_job(job_id, visitor, request)
-    if record is None or not record.running:
-        return gr.skip()
-    runtime.jobs.cancel(job_id)
-    return explain("cancelled", language(request))
-
-
-async def refresh_models(api_key: str = "", request: gr.Request = None):
-    """The relay's models, video models first; the configured default when the list fails."""
-    lang = language(request)
-    try:
-        key, relay, _ = runtime.key_for(api_key)
-        names = await relay.list_models(key)
-    except SuxiError as err:
-        return gr.update(choices=[settings.model], value=settings.model), explain(
-            err.kind, lang, err.relay_text
+        p.image_url = gr.Textbox(label=i18n("ui_image_url"), max_lines=1, elem_id="image-url")
+        gr.Markdown(i18n("ui_image_note"), elem_classes=["suxi-note"])
+    with gr.Accordion(i18n("ui_storyboard"), open=False, elem_id="storyboard"):
+        p.shots = gr.Dataframe(
+            [[5, ""], [5, ""]],
+            headers=[i18n("ui_sb_seconds"), i18n("ui_sb_scene")],
+            datatype=["number", "str"],
+            column_count=(2, "fixed"),
+            row_count=(2, "dynamic"),
+            interactive=True,
+            label=i18n("ui_sb_shots"),
+            elem_id="shots",
         )
-    choices = names or [settings.model]
-    value = settings.model if settings.model in choices else choices[0]
-    return gr.update(choices=choices, value=value), gr.skip()
+        with gr.Row():
+            p.sb_use = gr.Button(i18n("ui_sb_use"), size="sm", elem_id="sb-use")
+            p.sb_read = gr.Button(i18n("ui_sb_read"), size="sm", elem_id="sb-read")
+        p.sb_note = gr.Markdown(i18n("ui_sb_note"), elem_id="sb-note")
+    with gr.Accordion(
+        i18n("ui_characters"), open=False, visible=False, elem_id="characters"
+    ) as p.chars:
+        p.char_video = gr.Dropdown([], label=i18n("ui_char_from_video"), elem_id="char-video")
+        p.char_url = gr.Textbox(label=i18n("ui_char_url"), max_lines=1, elem_id="char-url")
+        p.char_span = gr.Textbox(
+            "1,3", label=i18n("ui_char_span"), max_lines=1, elem_id="char-span"
+        )
+        p.char_make = gr.Button(i18n("ui_char_make"), size="sm", elem_id="char-make")
+        p.char_list = gr.Dropdown([], label=i18n("ui_characters"), elem_id="char-list")
+        p.char_insert = gr.Button(i18n("ui_char_insert"), size="sm", elem_id="char-insert")
+        p.char_note = gr.Markdown(i18n("ui_char_note"), elem_id="char-note")
+    with gr.Accordion(i18n("ui_batch"), open=False, elem_id="batch-box"):
+        p.batch_text = gr.Textbox(label=i18n("ui_batch_box"), lines=4, elem_id="batch-text")
+        p.batch_file = gr.File(
+            label=i18n("ui_batch_file"),
+            file_types=[".txt", ".csv"],
+            type="filepath",
+            height=80,
+            elem_id="batch-file",
+        )
+        gr.Markdown(i18n("ui_batch_note"), elem_classes=["suxi-note"])
+        p.batch_btn = gr.Button(i18n("ui_batch_start"), elem_id="batch-start")
 
 
-def my_videos(visitor: str | None = None, request: gr.Request = None) -> list[dict]:
-    """This visitor's jobs, newest first (everyone's when running locally)."""
-    owner = owner_of(visitor, request)
-    return [public_fields(r) for r in runtime.jobs.list(visible_to(owner))]
-
-
-def history_table(visitor: str | None, request: gr.Request = None):
-    lang = language(request)
-    records = runtime.jobs.list(visible_to(owner_of(visitor, request)))
-    rows = [
-        [
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-            state_word(r.state, lang),
-            ("↳ " if r.parent_id else "")
-            + (r.prompt if len(r.prompt) <= 90 else r.prompt[:89] + "…"),
-        ]
-        for r in records
-    ]
-    return rows, [r.id for r in records]
-
-
-def open_job(job_id: str, visitor: str | None = None, request: gr.Request = None):
-    """One past job: its status sentence, its video (the local copy) and its prompt."""
-    lang = language(request)
-    record = visible_job(job_id, visitor, request)
-    if record is None:
-        return explain("not_found_job", lang), None, "", ""
-    status = status_line(record, time.time(), lang)
-    parent = visible_job(record.parent_id, visitor, request) if record.parent_id else None
-    if parent is not None:
-        status = f"{status} {t('made_from', lang, prompt=parent.prompt[:60])}"
-    video = record.file if record.state == "done" and record.file else None
-    return status, video, record.prompt, record.id
-
-
-def select_job(ids: list[str], visitor: str | None, evt: gr.SelectData, request: gr.Request):
-    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-    job_id = ids[row] if ids and 0 <= row < len(ids) else ""
-    return open_job(job_id, visitor, request)
-
-
-def delete_job(job_id: str, visitor: str | None = None, request: gr.Request = None) -> str:
-    lang = language(request)
-    if visible_job(job_id, visitor, request) is None:
-        return explain("not_found_job", lang)
-    runtime.jobs.delete(job_id)
-    return explain("deleted", lang)
-
-
-async def check_again(
-    job_id: str, visitor: str | None = None, api_key: str = "", request: gr.Request = None
-):
-    """Ask the relay about an interrupted or failed job and keep the video if it exists."""
-    lang = language(request)
-    record = visible_job(job_id, visitor, request)
-    if record is None:
-        return explain("not_found_job", lang), None
-    try:
-        key, _, _ = runtime.key_for(api_key)
-        relay = runtime.relay_for_host(record.relay_host)
-        outcome = await runtime.jobs.check_again(job_id, key, relay)
-    except SuxiError as err:
-        return explain(err.kind, lang, err.relay_text), gr.skip()
-    record = runtime.jobs.get(job_id)
-    percent = f"{record.percent:.0f}%" if record.percent is not None else "…"
-    video = record.file if record.state == "done" else gr.skip()
-    return explain(outcome, lang, record.relay_text, percent=percent), video
-
-
-# ── layout ────────────────────────────────────────────────────────────────────────────────────
-
-ORIENTATIONS = [
-    (i18n("ui_auto"), "auto"),
-    (i18n("ui_landscape"), "landscape"),
-    (i18n("ui_portrait"), "portrait"),
-]
-DURATIONS = [(i18n("ui_auto"), "auto"), (i18n("ui_10s"), "10"), (i18n("ui_15s"), "15")]
-
-with gr.Blocks(title="Sentence → video") as demo:
-    visitor = gr.BrowserState(None, storage_key="suxi-visitor", secret="suxi-visitor-v1")
-    saved_key = gr.BrowserState(None, storage_key="suxi-key", secret="suxi-key-v1")
-    gr.Markdown(f"# {i18n('ui_title')}")
-    gr.Markdown(i18n("ui_subtitle"))
-    if runtime.demo:
-        gr.Markdown(i18n("ui_demo"), elem_classes=["suxi-demo"], elem_id="demo-banner")
-    with gr.Tabs() as tabs:
-        with gr.Tab(i18n("ui_tab_create"), id="create"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=300):
-                    prompt = gr.Textbox(
-                        label=i18n("ui_prompt"),
-                        placeholder=i18n("ui_prompt_ph"),
-                        lines=4,
-                        max_lines=12,
-                        elem_id="prompt",
-                        max_length=settings.max_prompt_chars,
-                    )
-                    gr.Examples(EXAMPLES, inputs=[prompt], label=i18n("ui_examples"))
-                    with gr.Accordion(i18n("ui_image"), open=False, elem_id="image-box"):
-                        with gr.Row():
-                            image = gr.Image(
-                                type="filepath",
-                                sources=["upload", "clipboard"],
-                                show_label=False,
-                                height=180,
-                                elem_id="image",
-                            )
-                            image_url = gr.Textbox(
-                                "",
-                                label=i18n("ui_image_url"),
-                                max_length=2048,
-                                elem_id="image-url",
-                            )
-                        gr.Markdown(i18n("ui_image_note"), elem_classes=["suxi-hint"])
-                with gr.Column(scale=1, min_width=240):
-                    with gr.Accordion(i18n("ui_options"), open=False, elem_id="options"):
-                        with gr.Row():
-                            model = gr.Dropdown(
-                                [settings.model],
-                                value=settings.model,
-                                label=i18n("ui_model"),
-                                allow_custom_value=True,
-                                elem_id="model",
-                                scale=4,
-                            )
-                            models_btn = gr.Button(
-                                "↻", size="sm", scale=1, min_width=40, elem_id="refresh-models"
-                            )
-                        orientation = gr.Radio(
-                            ORIENTATIONS,
-                            value="auto",
-                            label=i18n("ui_orientation"),
-                            elem_id="orientation",
-                        )
-                        duration = gr.Radio(
-                            DURATIONS, value="auto", label=i18n("ui_duration"), elem_id="duration"
-                        )
-                        max_tokens = gr.Number(
-                            1000,
-                            label=i18n("ui_max_tokens"),
-                            precision=0,
-                            elem_id="max-tokens",
-                        )  # no minimum/maximum: Gradio's own range error is English-only
-                        stream = gr.Checkbox(
-                            True,
-                            label=i18n("ui_stream"),
-                            info=i18n("ui_stream_info"),
-                            elem_id="stream",
-                        )
-                    with gr.Accordion(
-                        i18n("ui_key"),
-                        open=False,  # the demo banner explains the key; keep the panel in view
-                        elem_id="key-box",
-                        visible=settings.visitor_keys,
-                    ):
-                        api_key = gr.Textbox(
-                            "",
-                            label=i18n("ui_key_box"),
-                            type="password",
-                            placeholder="sk-…",
-                            elem_id="api-key",
-                        )
-                        remember = gr.Checkbox(False, label=i18n("ui_remember"), elem_id="remember")
-                        forget_btn = gr.Button(i18n("ui_forget"), size="sm", elem_id="forget")
-                        gr.Markdown(i18n("ui_key_note"), elem_classes=["suxi-hint"])
-                    generate_btn = gr.Button(
-                        i18n("ui_generate"),
-                        variant="primary",
-                        elem_id="generate",
-                        interactive=False,  # enabled by the load event (ensure_visitor)
-                    )
-                    stop_btn = gr.Button(i18n("ui_stop"), variant="stop", elem_id="stop")
-                    gr.Markdown(i18n("ui_stop_info"), elem_classes=["suxi-hint"])
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=320):
-                    panel = gr.HTML(panel_html(None, 0, "en"), elem_id="panel")
-                    status = gr.Textbox(
-                        label=i18n("ui_status"), interactive=False, elem_id="status"
-                    )
-                with gr.Column(min_width=320):
-                    video = gr.Video(
-                        label=i18n("ui_video"),
-                        interactive=False,
-                        buttons=["download"],
-                        elem_id="video",
-                    )
-                    with gr.Accordion(i18n("ui_modify"), open=False, elem_id="modify-box"):
-                        instruction = gr.Textbox(
-                            show_label=False,
-                            lines=2,
-                            elem_id="instruction",
-                            placeholder=i18n("ui_modify_ph"),
-                        )
-                        modify_btn = gr.Button(i18n("ui_modify_btn"), elem_id="modify")
-            job_id = gr.Textbox(visible=False, elem_id="job-id")
-        with gr.Tab(i18n("ui_tab_history"), id="history") as history_tab:
-            job_ids = gr.State([])
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=320):
-                    refresh_btn = gr.Button(i18n("ui_refresh"), size="sm", elem_id="refresh")
-                    table = gr.Dataframe(
-                        headers=["🕒", "✓", "✎"],
-                        datatype=["str"] * 3,
-                        interactive=False,
-                        wrap=True,
-                        elem_id="history",
-                    )
-                with gr.Column(scale=2, min_width=320):
-                    picked_video = gr.Video(
-                        label=i18n("ui_video"),
-                        interactive=False,
-                        buttons=["download"],
-                        elem_id="picked-video",
-                    )
-                    picked_status = gr.Textbox(
-                        label=i18n("ui_status"), interactive=False, elem_id="picked-status"
-                    )
-                    picked_prompt = gr.Textbox(
-                        label=i18n("ui_prompt"),
-                        interactive=False,
-                        buttons=["copy"],
-                        elem_id="picked-prompt",
-                    )
-                    picked_id = gr.Textbox(visible=False, elem_id="picked-id")
-                    open_btn = gr.Button(visible=False)  # the API's way to open one job
-                    with gr.Row():
-                        check_btn = gr.Button(i18n("ui_check_again"), elem_id="check-again")
-                        delete_btn = gr.Button(i18n("ui_delete"), variant="stop", elem_id="delete")
-                    with gr.Accordion(i18n("ui_modify"), open=False):
-                        picked_instruction = gr.Textbox(
-                            show_label=False,
-                            lines=2,
-                            placeholder=i18n("ui_modify_ph"),
-                            elem_id="picked-instruction",
-                        )
-                        picked_modify_btn = gr.Button(
-                            i18n("ui_modify_btn"), elem_id="picked-modify"
-                        )
-
-    # ── wiring ──
-    outputs = [status, video, panel, job_id]
-    options = [max_tokens, stream, visitor, api_key, model, orientation, duration]
-    following = {
-        "outputs": outputs,
-        "show_progress": "hidden",
-        "scroll_to_output": True,
-        "concurrency_id": "generate",
-        "concurrency_limit": settings.max_jobs,
-    }
-    generate_btn.click(
-        generate, inputs=[prompt, *options, image, image_url], api_name="generate", **following
+def _options_column(p: SimpleNamespace, s: Settings) -> None:
+    with gr.Accordion(i18n("ui_options"), open=False, elem_id="options"):
+        p.model = gr.Dropdown(
+            [s.model],
+            value=s.model,
+            label=i18n("ui_model"),
+            info=i18n("ui_model_info"),
+            allow_custom_value=True,
+            elem_id="model",
+        )
+        p.price = gr.Markdown("", elem_id="price")
+        p.models_btn = gr.Button(i18n("ui_refresh_models"), size="sm", elem_id="refresh-models")
+        p.models_note = gr.Markdown("", elem_id="models-note")
+        formats = [(i18n(f"ui_format_{f}"), f) for f in ("auto", "chat", "unified", "openai")]
+        p.format = gr.Radio(
+            formats,
+            value=s.format,
+            label=i18n("ui_format"),
+            info=i18n("ui_format_info"),
+            elem_id="format",
+        )
+        auto = [(i18n("ui_auto"), "auto")]
+        p.orientation = gr.Radio(
+            auto, value="auto", label=i18n("ui_orientation"), elem_id="orientation"
+        )
+        p.duration = gr.Radio(auto, value="auto", label=i18n("ui_duration"), elem_id="duration")
+        p.size = gr.Radio(auto, value="auto", label=i18n("ui_size"), elem_id="size")
+        p.no_watermark = gr.Checkbox(False, label=i18n("ui_watermark"), elem_id="no-watermark")
+        p.private = gr.Checkbox(False, label=i18n("ui_private"), elem_id="private")
+        p.max_tokens = gr.Number(
+            1000,
+            label=i18n("ui_max_tokens"),
+            info=i18n("ui_max_tokens_info"),
+            precision=0,
+            elem_id="max-tokens",
+        )
+        p.stream = gr.Checkbox(
+            True, label=i18n("ui_stream"), info=i18n("ui_stream_info"), elem_id="stream"
+        )
+    with gr.Accordion(i18n("ui_key"), open=False, elem_id="key-box", visible=s.visitor_keys):
+        p.api_key = gr.Textbox(
+            label=i18n("ui_key_box"), type="password", placeholder="sk-…", elem_id="api-key"
+        )
+        p.remember = gr.Checkbox(False, label=i18n("ui_remember"), elem_id="remember")
+        p.forget = gr.Button(i18n("ui_forget"), size="sm", elem_id="forget")
+        gr.Markdown(i18n("ui_key_note"), elem_classes=["suxi-note"])
+    p.count = gr.Slider(
+        1, 4, value=1, step=1, label=i18n("ui_count"), info=i18n("ui_count_info"), elem_id="count"
     )
-    modify_btn.click(modify, inputs=[job_id, instruction, *options], api_name="modify", **following)
-    picked_modify_btn.click(
-        lambda: gr.Tabs(selected="create"), outputs=[tabs], api_visibility="private"
-    ).then(
-        modify,
-        inputs=[picked_id, picked_instruction, *options],
-        api_visibility="private",
-        **following,
-    )
-    stop_btn.click(stop, inputs=[job_id, visitor], outputs=[status], api_name="stop", queue=False)
-    models_btn.click(
-        refresh_models, inputs=[api_key], outputs=[model, status], api_visibility="private"
-    )
-    api_key.change(
-        remember_key,
-        inputs=[api_key, remember],
-        outputs=[saved_key],
-        api_visibility="private",
-        queue=False,
-    )
-    remember.change(
-        remember_key,
-        inputs=[api_key, remember],
-        outputs=[saved_key],
-        api_visibility="private",
-        queue=False,
-        js="(key, keep) => { if (!keep) localStorage.removeItem('suxi-key'); return [key, keep]; }",
-    )
-    forget_btn.click(None, outputs=[api_key, remember], js=FORGET_JS)
-
-    picked = [picked_status, picked_video, picked_prompt, picked_id]
-    refresh = {
-        "fn": history_table,
-        "inputs": [visitor],
-        "outputs": [table, job_ids],
-        "api_visibility": "private",
-    }
-    history_tab.select(**refresh)
-    refresh_btn.click(**refresh)
-    table.select(select_job, inputs=[job_ids, visitor], outputs=picked, api_visibility="private")
-    open_btn.click(open_job, inputs=[picked_id, visitor], outputs=picked, api_name="open_job")
-    delete_btn.click(
-        delete_job, inputs=[picked_id, visitor], outputs=[picked_status], api_name="delete_job"
-    ).then(**refresh)
-    check_btn.click(
-        check_again,
-        inputs=[picked_id, visitor, api_key],
-        outputs=[picked_status, picked_video],
-        api_name="check_again",
-    )
-    gr.api(my_videos, api_name="my_videos")
-    demo.load(
-        ensure_visitor,
-        inputs=[visitor, saved_key],
-        outputs=[visitor, api_key, remember, generate_btn],
-        api_visibility="private",
-    ).then(
-        reattach,
-        inputs=[visitor],
-        outputs=outputs,
-        api_visibility="private",
-        concurrency_limit=None,
-        show_progress="hidden",
-    )
+    p.balance = gr.Markdown("", visible=False, elem_id="balance")
+    p.balance_btn = gr.Button(i18n("ui_balance_check"), size="sm", elem_id="balance-check")
+    p.generate = gr.Button(i18n("ui_generate"), variant="primary", elem_id="generate")
 
 
-def inside_default_roots(path: Path) -> bool:
-    resolved = path.resolve()
-    roots = (Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve())
-    return any(resolved.is_relative_to(root) for root in roots)
+def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
+    h.form_fields = {
+        name: getattr(p, name)
+        for name in (
+            "prompt",
+            "model",
+            "format",
+            "orientation",
+            "duration",
+            "size",
+            "no_watermark",
+            "private",
+            "max_tokens",
+            "stream",
+            "image_file",
+            "image_url",
+            "count",
+            "api_key",
+            "batch_text",
+            "batch_file",
+        )
+    } | {"page_info": p.page}
+    form = set(h.form_fields.values())
+    p.generate.click(h.start, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
+    p.batch_btn.click(h.batch, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
+    per_model = [p.orientation, p.duration, p.size, p.no_watermark, p.private]
+    key_page = [p.api_key, p.page]
+    p.model.change(
+        h.model_options, inputs=[p.model, p.page], outputs=per_model, js=FACTS_ONLY, **QUICK
+    )
+    p.model.change(x.price, inputs=[p.model, *key_page], outputs=[p.price], js=FACTS_ONLY, **QUICK)
+    p.model.change(
+        x.characters_panel,
+        inputs=[p.model, *key_page],
+        outputs=[p.chars, p.char_video, p.char_list],
+        js=FACTS_ONLY,
+        **QUICK,
+    )
+    p.models_btn.click(
+        h.refresh_models, inputs=key_page, outputs=[p.model, p.models_note], js=FACTS_ONLY, **QUICK
+    )
+    p.preset.change(
+        x.preset_changed,
+        inputs=[p.prompt, p.preset, p.preset_was, p.page],
+        outputs=[p.prompt, p.preset_was],
+        js=FACTS_ONLY,
+        **QUICK,
+    )
+    p.help.click(
+        x.improve,
+        inputs=[p.prompt, *key_page],
+        outputs=[p.suggestion, p.use_suggestion, p.help_note],
+        js=FACTS_ONLY,
+        **QUICK,
+    )
+    p.use_suggestion.click(
+        x.use_suggestion,
+        inputs=[p.suggestion],
+        outputs=[p.prompt, p.suggestion, p.use_suggestion],
+        **QUICK,
+    )
+    p.sb_use.click(
+        x.storyboard_use,
+        inputs=[p.shots, p.model, p.page],
+        outputs=[p.prompt, p.duration, p.sb_note],
+        js=FACTS_ONLY,
+        **QUICK,
+    )
+    p.sb_read.click(x.storyboard_read, inputs=[p.prompt], outputs=[p.shots], **QUICK)
+    p.char_make.click(
+        x.make_character,
+        inputs=[p.char_video, p.char_url, p.char_span, p.model, *key_page],
+        outputs=[p.char_list, p.char_note],
+        js=FACTS_ONLY,
+        **QUICK,
+    )
+    p.char_insert.click(
+        x.insert_character, inputs=[p.prompt, p.char_list], outputs=[p.prompt], **QUICK
+    )
+    p.balance_btn.click(x.balance, inputs=key_page, outputs=[p.balance], js=FACTS_ONLY, **QUICK)
+    p.remember.change(
+        None, inputs=[p.api_key, p.remember], js="(k, on) => window.suxi.rememberKey(k, on)"
+    )
+    p.forget.click(None, outputs=[p.api_key, p.remember], js="() => window.suxi.forgetKey()")
+    # On load: the remembered key (in the browser only), the relay's models, the chosen model's
+    # controls and price, and the balance. A finished card asks for the balance again
+    # (page.js clicks #balance-check), so the cost of what just ended shows.
+    demo = p.demo
+    demo.load(None, outputs=[p.api_key, p.remember], js="() => window.suxi.savedKey()")
+    demo.load(h.load_models, inputs=[p.page], outputs=[p.model], js=FACTS_ONLY, **QUICK)
+    demo.load(h.model_options, inputs=[p.model, p.page], outputs=per_model, js=FACTS_ONLY, **QUICK)
+    demo.load(x.price, inputs=[p.model, *key_page], outputs=[p.price], js=FACTS_ONLY, **QUICK)
+    demo.load(x.balance, inputs=key_page, outputs=[p.balance], js=FACTS_ONLY, **QUICK)
+    demo.load(x.preset_choices_for, inputs=[p.page], outputs=[p.preset], js=FACTS_ONLY, **QUICK)
 
 
-def launch_options() -> dict:
-    data = settings.data_dir
+def launch_settings(settings: Settings) -> dict:
     return {
         "i18n": i18n,
-        "css_paths": [Path(__file__).parent / "assets" / "style.css"],
         "theme": gr.themes.Soft(),
+        "css_paths": [ASSETS / "style.css"],
         # Run history would keep every input — a visitor's key included — in the browser's
         # storage (on by default since Gradio 6.24); the app keeps its own history.
         "run_history": False,
         "footer_links": ["api", "gradio", "settings"],
-        # Gradio's queue has one slot per worker thread (queueing.py), 40 by default, whatever
-        # concurrency_limit says: each followed generation holds one for minutes, so without
-        # room for them every light event (My videos, open, delete) waits behind generations.
-        "max_threads": settings.max_jobs + 40,
-        # Gradio copies a returned file into its cache only from the working directory, the
-        # temp directory or allowed_paths; allowed_paths are also served by path, so the videos
-        # folder is added only when it lies elsewhere (/data on a Space).
-        "allowed_paths": [] if inside_default_roots(data) else [str(data / "videos")],
-        "blocked_paths": [str(data / f"jobs.sqlite3{end}") for end in ("", "-wal", "-shm")]
-        + [".env"],
+        "max_file_size": settings.max_upload_bytes,
+        "blocked_paths": [
+            str(settings.data_dir / f"jobs.sqlite3{end}") for end in ("", "-wal", "-shm")
+        ]
+        + [".env", str(settings.data_dir / "inputs")],
+        "mcp_server": settings.mcp,
     }
 
 
-demo.queue(max_size=settings.max_queue)
+def create_app(runtime: Runtime) -> HeadScripts:
+    """The whole server: the page's routes, Gradio mounted at the root, the page's scripts."""
+    settings = runtime.configured
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    runtime.open()
+    server = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    studio = Studio(runtime)
+    server.include_router(build_router(studio))
+    # The /generate API returns files from the app's own folder: served from there, not copied
+    # into Gradio's cache (one copy of each video; a deleted one is gone).
+    gr.set_static_paths([settings.data_dir / "videos"])
+    demo = build_demo(runtime, studio)
+    if settings.mcp:
+        from suxi.mcptools import McpTools, add_tools
+
+        with demo:
+            add_tools(McpTools(studio))
+    # Each followed /generate call holds one of the queue's workers (gradio/queueing.py) for
+    # minutes; the page's own cards hold none. Room for every API follower.
+    demo.max_threads = settings.max_jobs + settings.max_queue + 1024
+    demo.queue(max_size=None, default_concurrency_limit=None)
+    app = gr.mount_gradio_app(server, demo, path="/", **launch_settings(settings))
+    scripts = [(ASSETS / name).read_text(encoding="utf-8") for name in ("page.js", "library.js")]
+    return HeadScripts(app, inline_scripts(*scripts))
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every URL it fetches at INFO: signed video links and task ids stay out of logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = load_settings()
+    app = create_app(Runtime(settings))
+    on_space = bool(os.environ.get("SPACE_ID"))
+    host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    mode = "offline demo (no SUXI_API_KEY)" if settings.demo else f"relay {settings.relay_origin}"
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    print(f"Sentence → video: http://{shown}:{port}  [{mode}]", flush=True)
+    if host != "127.0.0.1" and not settings.shared:
+        print(
+            "note: the page is reachable from other machines and SUXI_SHARED is off, so every "
+            "visitor sees every job; set SUXI_SHARED=1 for a public deployment.",
+            flush=True,
+        )
+    # The visitor's address is read from the socket, and from forwarded headers only where
+    # SUXI_TRUSTED_PROXIES says so (suxi/web/address.py): uvicorn's own rewriting stays off.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
 
 if __name__ == "__main__":
-    demo.launch(**launch_options())
+    main()

@@ -1,20 +1,29 @@
-"""Run ``python app.py`` as a real subprocess and talk to it through ``gradio_client``.
+"""Run ``python app.py`` as a real subprocess and talk to it as its users do.
 
-Used by ``tests/test_app.py`` and ``tests/test_shared.py``, and (as ``browser_support.AppServer``)
-by ``tests/test_browser.py``. The app gets its whole configuration from the environment built
-here (every ``SUXI_*`` variable is set explicitly, so a stray ``.env`` cannot change a test), its
-stdout and stderr go to a log file the tests can read, and every output any call returned is
+Used by the app-level tests (``test_app``, ``test_api_formats``, ``test_shared``, ``test_keys``,
+``test_abuse``) and, as ``browser_support.AppServer``, by ``tests/test_browser.py``. The app gets
+its whole configuration from the environment built here (every ``SUXI_*`` variable that matters
+is set explicitly, so a stray ``.env`` cannot change a test); each app has its own page port and
+its own port for the offline demo's simulated relay, so apps running side by side never collide.
+Its stdout and stderr go to a log file the tests can read, and every output any call returned is
 kept in :attr:`AppProcess.seen` so a test can scan all of them at once.
+
+Two doors, as in production: the documented Gradio API through ``gradio_client``, and the page's
+own routes (``/suxi/follow``, ``/suxi/act``, ``/suxi/library``, ``/suxi/zip``, ``/media/…``,
+``/s/…``) through plain HTTP.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +32,10 @@ import httpx
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from suxi.simrelay import CHAT_PATH, RecordedRequest, Script, SimRelay, demo_script, user_prompt
+
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 90.0  # importing gradio takes ~4 s; on a loaded 2-core machine 30 s was seen
+START_TIMEOUT = 90.0  # importing gradio takes ~3 s; on a loaded 2-core machine 30 s was seen
 CALL_TIMEOUT = 60.0
 
 
@@ -40,7 +51,8 @@ def app_env(
     base_url: str = "",
     data_dir: Path,
     port: int,
-    speed: float = 20,
+    demo_port: int,
+    speed: float = 200,
     **extra: str,
 ) -> dict[str, str]:
     """The app's environment: the caller's, minus anything that configures the app or Gradio,
@@ -56,14 +68,18 @@ def app_env(
             "SUXI_API_KEY": api_key,
             "SUXI_BASE_URL": base_url,
             "SUXI_MODEL": "sora-2",
+            "SUXI_FORMAT": "auto",
             "SUXI_DATA_DIR": str(data_dir),
             "SUXI_SHARED": "0",
             "SUXI_DEMO_SPEED": str(speed),
+            "SUXI_DEMO_PORT": str(demo_port),
             "SUXI_CONNECT_TIMEOUT": "5",
             "SUXI_READ_TIMEOUT": "20",
-            "SUXI_TOTAL_TIMEOUT": "60",
+            "SUXI_TOTAL_TIMEOUT": "120",
             "SUXI_DOWNLOAD_TIMEOUT": "20",
-            "SUXI_MAX_VIDEO_MB": "500",
+            "SUXI_POLL_INTERVAL": "0.05",
+            "SUXI_POLL_MAX_INTERVAL": "0.2",
+            "SUXI_MIN_FREE_MB": "0",
             "SUXI_MAX_PROMPT_CHARS": "4000",
             "SUXI_MAX_JOBS": "16",
             "SUXI_MAX_QUEUE": "64",
@@ -81,7 +97,8 @@ def app_env(
 
 
 class AppProcess:
-    """One ``python app.py`` process on loopback."""
+    """One ``python app.py`` process on loopback (it can be killed and started again on the
+    same address and data folder)."""
 
     start_timeout = START_TIMEOUT  # what :meth:`wait_ready` waits by default
 
@@ -91,24 +108,26 @@ class AppProcess:
         *,
         api_key: str,
         base_url: str = "",
-        speed: float = 20,
+        speed: float = 200,
         **extra_env: str,
     ) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
-        self.downloads = workdir / "client-downloads"
         self.log_path = workdir / "app.log"
         self.port = free_port()
+        self.demo_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.env = app_env(
             api_key=api_key,
             base_url=base_url,
             data_dir=self.data_dir,
             port=self.port,
+            demo_port=self.demo_port,
             speed=speed,
             **extra_env,
         )
-        self.seen: list[Any] = []  # every output of every call, for leak scans
+        self.seen: list[Any] = []  # every output of every call and route, for leak scans
+        self.http = httpx.Client(base_url=self.url, timeout=30.0, trust_env=False)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
         self._closers: list[threading.Thread] = []
@@ -116,9 +135,10 @@ class AppProcess:
     # — lifecycle —
 
     def launch(self) -> AppProcess:
-        """Start the process without waiting for it (see :meth:`wait_ready`)."""
+        """Start the process without waiting for it (see :meth:`wait_ready`); a second launch
+        appends to the same log."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log_path.open("wb")
+        self._log_file = self.log_path.open("ab")
         self._proc = subprocess.Popen(
             [sys.executable, "app.py"],
             cwd=ROOT,
@@ -145,14 +165,30 @@ class AppProcess:
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"app.py did not answer within {timeout}s:\n{self.log()}")
-            time.sleep(0.2)
+            time.sleep(0.1)
 
     def start(self) -> AppProcess:
         return self.launch().wait_ready()
 
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs, as when a machine loses power."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        self._close_log()
+
+    def terminate(self) -> None:
+        """Ask the app to stop (SIGTERM) without waiting for it: it waits up to 5 s for open
+        connections, so :func:`stop_all` asks every app first and then waits."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+
     def stop(self) -> None:
+        self.terminate()
         for closer in self._closers:
             closer.join(timeout=5)
+        self._closers.clear()
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -161,6 +197,9 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -170,13 +209,14 @@ class AppProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.http.close()
 
     def exit_reason(self) -> str:
         code = self._proc.poll() if self._proc is not None else None
         if code is None:
             return "is running"
         if code < 0:
-            return f"was killed by signal {-code} (not by this test: it stops its app last)"
+            return f"was killed by signal {-code}"
         return f"exited with {code}"
 
     def check_alive(self, err: BaseException) -> None:
@@ -194,17 +234,21 @@ class AppProcess:
             return ""
         return text if tail is None else text[-tail:]
 
-    # — talking to it —
+    # — the Gradio API —
 
-    def client(self, **kw: Any) -> Client:
+    def client(self, headers: dict[str, str] | None = None) -> Client:
+        """A new API session. Files are not downloaded: outputs carry the server's path and URL
+        (what a test checks), and nothing is copied on the test's side."""
         try:
             return Client(
                 self.url,
                 verbose=False,
                 analytics_enabled=False,
-                download_files=str(self.downloads),
+                download_files=False,
                 httpx_kwargs={"trust_env": False},
-                **kw,
+                # Loopback HTTP: no certificate store loaded for each request (~30 ms each).
+                ssl_verify=False,
+                headers=headers,
             )
         except Exception as err:
             self.check_alive(err)
@@ -217,26 +261,25 @@ class AppProcess:
         closer.start()
         self._closers.append(closer)
 
-    def call(self, *args: Any, api_name: str = "/generate", timeout: float = CALL_TIMEOUT) -> Any:
+    def call(
+        self,
+        *args: Any,
+        api_name: str = "/generate",
+        headers: dict[str, str] | None = None,
+        timeout: float = CALL_TIMEOUT,
+    ) -> Any:
         """One call in its own client session; the final output (an AppError is raised)."""
-        client = self.client()
-        try:
-            result = client.submit(*args, api_name=api_name).result(timeout=timeout)
-        except AppError:
-            raise
-        except Exception as err:
-            self.check_alive(err)
-            raise
-        finally:
-            self.close_later(client)
-        self.seen.append(result)
-        return result
+        return self.stream(*args, api_name=api_name, headers=headers, timeout=timeout)[-1]
 
     def stream(
-        self, *args: Any, api_name: str = "/generate", timeout: float = CALL_TIMEOUT
+        self,
+        *args: Any,
+        api_name: str = "/generate",
+        headers: dict[str, str] | None = None,
+        timeout: float = CALL_TIMEOUT,
     ) -> list[Any]:
-        """Every output a streaming call produced, the final one last."""
-        client = self.client()
+        """Every output a call produced, the final one last."""
+        client = self.client(headers)
         try:
             job = client.submit(*args, api_name=api_name)
             final = job.result(timeout=timeout)
@@ -253,16 +296,96 @@ class AppProcess:
             outputs.append(final)
         return outputs
 
-    def my_videos(self, client: Client | None = None) -> list[dict[str, Any]]:
-        own = client is None
-        client = client or self.client()
-        try:
-            jobs = client.submit(api_name="/my_videos").result(timeout=CALL_TIMEOUT)
-        finally:
-            if own:
-                self.close_later(client)
-        self.seen.append(jobs)
+    def begin(self, client: Client, *args: Any) -> tuple[Any, tuple]:
+        """Submit ``/generate`` on ``client``; the call (still following) and its first output
+        (a refusal, or the new job with its id)."""
+        call = client.submit(*args, api_name="/generate")
+        first = first_output(call, lambda out: True, timeout=CALL_TIMEOUT)
+        self.seen.append(first)
+        return call, first
+
+    def my_videos(self, visitor: str | None = None) -> list[dict[str, Any]]:
+        jobs = self.call(visitor, api_name="/my_videos")
         return jobs
+
+    def job(self, job_id: str, visitor: str | None = None) -> dict[str, Any] | None:
+        """The job as ``/my_videos`` lists it (None when the visitor cannot see it)."""
+        return next((j for j in self.my_videos(visitor) if j["id"] == job_id), None)
+
+    # — the page's own routes —
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        response = self.http.post(path, json=body, headers=headers)
+        if "json" in response.headers.get("content-type", ""):
+            self.seen.append(response.text)
+        return response
+
+    def act(self, visitor: str, action: str, job_id: str, **extra: Any) -> dict[str, Any]:
+        body = {"visitor": visitor, "action": action, "id": job_id, **extra}
+        response = self.post("/suxi/act", body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def library(self, visitor: str | None, **body: Any) -> dict[str, Any]:
+        response = self.post("/suxi/library", {"visitor": visitor, **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def follow(self, visitor: str | None, ids: list[str], timeout: float = 30.0) -> list[dict]:
+        """Every frame of ``POST /suxi/follow`` until the stream ends (every job has ended)."""
+        frames: list[dict] = []
+        body = {"visitor": visitor, "ids": ids}
+        with self.http.stream("POST", "/suxi/follow", json=body, timeout=timeout) as response:
+            assert response.status_code == 200, response.read()
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    frames.append(json.loads(line[len("data: ") :]))
+        self.seen.append(frames)
+        return frames
+
+
+def stop_all(*apps: AppProcess) -> None:
+    """Stop several apps at once (their shutdowns overlap)."""
+    for app in apps:
+        app.terminate()
+    for app in apps:
+        app.stop()
+
+
+def inputs(
+    prompt: str,
+    *,
+    max_tokens: float = 1000,
+    stream: bool = True,
+    visitor: str | None = None,
+    key: str = "",
+    model: str = "",
+    duration: str = "auto",
+    image: Any = None,
+    fmt: str = "auto",
+) -> tuple:
+    """``/generate``'s positional inputs in the documented order (orientation and the picture
+    link at their defaults; size, watermark, private and count left out)."""
+    return (prompt, max_tokens, stream, visitor, key, model, "auto", duration, image, "", fmt)
+
+
+def _file_data(video: Any) -> dict[str, Any] | None:
+    if isinstance(video, dict) and isinstance(video.get("video"), dict):
+        video = video["video"]  # a Video output with subtitles
+    assert video is None or (isinstance(video, dict) and video.get("url")), video
+    return video
+
+
+def video_url(video: Any) -> str | None:
+    """The URL of a Video output as the API returned it (None when there is no video)."""
+    data = _file_data(video)
+    return data["url"] if data else None
+
+
+def video_server_path(video: Any) -> Path | None:
+    """The file on the server a Video output names."""
+    data = _file_data(video)
+    return Path(data["path"]) if data else None
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
@@ -278,7 +401,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.0
 
 
 def first_output(job: Any, accept: Callable[[Any], bool], timeout: float) -> Any:
-    """The first streamed output of a running ``Job`` that ``accept`` likes."""
+    """The first streamed output of a running ``gradio_client`` job that ``accept`` likes."""
     seen = 0
 
     def look() -> Any:
@@ -290,8 +413,46 @@ def first_output(job: Any, accept: Callable[[Any], bool], timeout: float) -> Any
                 return (output,)
         seen = len(outputs)
         if finished:
-            raise AssertionError(f"the job ended without such an output; last: {outputs[-1:]}")
+            raise AssertionError(f"the call ended without such an output; last: {outputs[-1:]}")
         return None
 
     (output,) = wait_for(look, timeout, interval=0.01)
     return output
+
+
+# ── the relay's side: scripts chosen by prompt, what was sent for a prompt ─────────────────────
+
+
+def new_prompt(text: str) -> str:
+    """A prompt no other test uses: the relay's records are matched to a test by it."""
+    return f"{text} #{uuid.uuid4().hex[:10]}"
+
+
+def sent_prompt(request: RecordedRequest) -> str:
+    """The prompt a create request carried, whatever its format (chat: the last user text)."""
+    if request.path == CHAT_PATH:
+        return user_prompt(request).split("\n\n（")[0]  # without the app's option hints
+    if request.form:
+        return str(request.form.get("prompt", ""))
+    try:
+        body = request.json()
+    except ValueError:
+        return ""
+    return str(body.get("prompt", "")) if isinstance(body, dict) else ""
+
+
+def creates_for(relay: SimRelay, prompt: str) -> list[RecordedRequest]:
+    """Every create the relay received for ``prompt`` (refused ones included), in order."""
+    return [r for r in relay.creates() if sent_prompt(r) == prompt]
+
+
+class ScriptsByPrompt:
+    """A relay's default chat script: the one registered for the request's prompt, else the
+    demo's. Tests register a script under a prompt of their own, so no test can eat another's."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, Script] = {}
+
+    def __call__(self, request: RecordedRequest, base_url: str) -> Script:
+        script = self.scripts.get(sent_prompt(request))
+        return list(script) if script is not None else demo_script(request, base_url)

@@ -1,5 +1,5 @@
-"""Helpers for ``tests/test_browser.py``: the system's Chromium, ``python app.py`` as a
-subprocess, and small readers of what the page shows.
+"""Helpers for the browser tests: the system's Chromium, ``python app.py`` as a subprocess, and
+small readers of what the page shows (job cards, My videos).
 
 Only the system's Chromium is used (``playwright install`` cannot download a browser here).
 Without it the browser tests are skipped, unless ``SUXI_REQUIRE_BROWSER=1`` (CI) makes that a
@@ -30,12 +30,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 NO_CHROMIUM = "chromium not installed (apt-get install chromium)"
 START_TIMEOUT = 120.0  # importing gradio takes ~4 s; a busy shared machine can be much slower
 WAIT = 90.0  # seconds for anything the page has to show
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
+RUNNING = {"waiting", "pending", "queued", "generating", "downloading"}
 
 
 def require_browser() -> None:
@@ -58,12 +60,8 @@ def require_browser() -> None:
     pytest.skip(problem)
 
 
-# ── the app ────────────────────────────────────────────────────────────────────────────────────
-
-
 class AppServer(AppProcess):
-    """``python app.py`` on loopback (launched, awaited and stopped by
-    :class:`tests.apprunner.AppProcess`): the offline demo (no key) or a real relay (a key and
+    """``python app.py`` on loopback: the offline demo (no key) or a real relay (a key and
     ``base_url``), at demo speed 15 unless told otherwise."""
 
     start_timeout = START_TIMEOUT
@@ -76,7 +74,7 @@ class AppServer(AppProcess):
         base_url: str = "",
         speed: float = 15,
         **extra: str,
-    ) -> None:
+    ):
         super().__init__(workdir, api_key=api_key, base_url=base_url, speed=speed, **extra)
 
     def jobs(self) -> list[dict[str, Any]]:
@@ -89,87 +87,77 @@ class AppServer(AppProcess):
             db.close()
         jobs = [dict(row) for row in rows]
         for job in jobs:
-            for name in ("messages", "params"):
+            for name in ("messages", "options", "lines"):
                 if isinstance(job.get(name), str):
                     job[name] = json.loads(job[name])
         return jobs
 
 
-# ── the page ───────────────────────────────────────────────────────────────────────────────────
-
-# Installed before any page script runs (and again after a reload): every change of the progress
-# panel is appended to ``window.__suxiPanel``, so no short-lived state can be missed by polling.
-PANEL_WATCH = """
+# Installed before any page script runs (and again after a reload): every change of a job card
+# is appended to ``window.__cards``, so no short-lived state can be missed by polling.
+CARD_WATCH = """
 (() => {
-  const log = (window.__suxiPanel = []);
+  const log = (window.__cards = []);
+  const seen = new Map();
   const read = () => {
-    const panel = document.querySelector('#panel');
-    if (!panel) return;
-    const text = (sel) => {
-      const el = panel.querySelector(sel);
-      return el ? el.textContent.trim() : null;
-    };
-    const snap = {
-      state: text('.suxi-state'),
-      percent: text('.suxi-percent'),
-      clock: text('.suxi-clock'),
-      task: text('.suxi-task code'),
-    };
-    const last = log[log.length - 1];
-    if (!last || ['state', 'percent', 'clock', 'task'].some((k) => last[k] !== snap[k])) {
-      log.push({ ...snap, t: performance.now() });
+    for (const card of document.querySelectorAll('#cards .suxi-card')) {
+      const text = (sel) => { const el = card.querySelector(sel); return el ? el.textContent.trim() : ''; };
+      const snap = {
+        id: card.dataset.job, state: [...card.classList].find((c) => c.startsWith('state-')) || '',
+        word: text('.suxi-state'), percent: text('.suxi-percent'), clock: text('.suxi-clock'),
+        prompt: text('.suxi-prompt'),
+      };
+      const key = JSON.stringify(snap);
+      if (seen.get(snap.id) !== key) { seen.set(snap.id, key); log.push({ ...snap, t: performance.now() }); }
     }
   };
-  new MutationObserver(read).observe(document, {
-    subtree: true,
-    childList: true,
-    characterData: true,
-  });
+  new MutationObserver(read).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
 })();
 """
 
-PANEL_NOW = """() => {
-  const panel = document.querySelector('#panel');
-  const text = (sel) => {
-    const el = panel && panel.querySelector(sel);
-    return el ? el.textContent.trim() : null;
-  };
+CARDS_NOW = """() => [...document.querySelectorAll('#cards .suxi-card')].map((card) => {
+  const text = (sel) => { const el = card.querySelector(sel); return el ? el.textContent.trim() : ''; };
+  const video = card.querySelector('video');
+  const stop = [...card.querySelectorAll('.suxi-buttons button')].find((b) => b.classList.contains('stop'));
   return {
-    state: text('.suxi-state'),
-    percent: text('.suxi-percent'),
-    clock: text('.suxi-clock'),
-    task: text('.suxi-task code'),
-    fill: (panel && panel.querySelector('.suxi-fill') || {style: {}}).style.width || null,
+    id: card.dataset.job,
+    state: ([...card.classList].find((c) => c.startsWith('state-')) || '').slice(6),
+    word: text('.suxi-state'), percent: text('.suxi-percent'), clock: text('.suxi-clock'),
+    prompt: text('.suxi-prompt'), status: text('.suxi-status'), said: text('.suxi-said'),
+    steps: text('.suxi-steps'), details: text('.suxi-details'),
+    outside: [...card.children].filter((c) => !c.matches('.suxi-details')).map((c) => c.textContent).join(' '),
+    video: video ? { ready: video.readyState, paused: video.paused, muted: video.muted, loop: video.loop,
+                     src: video.getAttribute('src') } : null,
+    stop: stop ? !stop.disabled : null,
   };
-}"""
-
-STATUS_JS = "() => (document.querySelector('#status textarea') || {}).value || ''"
+})"""
 
 
-def panel(page) -> dict[str, Any]:
-    return page.evaluate(PANEL_NOW)
+def cards(page) -> list[dict[str, Any]]:
+    return page.evaluate(CARDS_NOW)
 
 
-def panel_log(page) -> list[dict[str, Any]]:
-    return page.evaluate("() => window.__suxiPanel || []")
+def card_log(page) -> list[dict[str, Any]]:
+    return page.evaluate("() => window.__cards || []")
 
 
-def status(page) -> str:
-    return page.evaluate(STATUS_JS)
-
-
-def percent_of(snap: dict[str, Any]) -> int | None:
-    text = snap.get("percent")
-    return int(text.rstrip("%")) if text else None
+def card_for(page, prompt: str) -> dict[str, Any] | None:
+    return next((c for c in cards(page) if c["prompt"] == prompt), None)
 
 
 def describe(page, app: AppServer | None) -> str:
     """What the page and the app show right now, for a failure message."""
     try:
-        seen = f"panel: {panel(page)}\nstatus: {status(page)!r}"
+        seen = f"cards: {json.dumps(cards(page), ensure_ascii=False)[:3000]}"
     except Exception as err:  # the page itself may be the problem
         seen = f"(page unreadable: {err})"
-    log = f"\napp log (tail):\n{app.log(2500)}" if app is not None else ""
+    log = ""
+    if app is not None:
+        try:
+            stored = [(j["prompt"][:30], j["state"], j["percent"], j["error_kind"]) for j in app.jobs()[:8]]
+        except Exception as err:  # the database may be what broke
+            stored = [f"(unreadable: {err})"]
+        log = f"\nstored jobs: {stored}\napp log (tail):\n{app.log(2500)}"
     return seen + log
 
 
@@ -183,30 +171,30 @@ def wait_js(page, app, expression: str, what: str, arg: Any = None, timeout: flo
         pytest.fail(f"{what}: not seen within {timeout:.0f}s\n{describe(page, app)}")
 
 
-def wait_status(page, app, start: str, timeout: float = WAIT) -> str:
-    """Wait until the status box starts with ``start``; return its text."""
+def wait_card(page, app, prompt: str, states: tuple[str, ...], timeout: float = WAIT) -> dict:
+    """Wait until the card of ``prompt`` is in one of ``states``; return it."""
     wait_js(
         page,
         app,
-        f"(start) => ({STATUS_JS})().startsWith(start)",
-        f"status starting with {start!r}",
-        arg=start,
+        f"([prompt, states]) => ({CARDS_NOW})().some((c) => c.prompt === prompt && states.includes(c.state))",
+        f"the card of {prompt!r} in {states}",
+        arg=[prompt, list(states)],
         timeout=timeout,
     )
-    return status(page)
+    return card_for(page, prompt)
 
 
-def wait_video(page, app, root: str = "#video", timeout: float = WAIT) -> None:
-    """Wait until the player inside ``root`` has decoded a frame (``readyState`` ≥ 2)."""
+def wait_playing(page, app, prompt: str, timeout: float = WAIT) -> dict:
+    """Wait until the card's video has decoded a frame and plays (muted, looping)."""
     wait_js(
         page,
         app,
-        "(root) => { const v = document.querySelector(root + ' video');"
-        " return v && v.readyState >= 2; }",
-        f"a playable <video> in {root}",
-        arg=root,
+        f"(prompt) => ({CARDS_NOW})().some((c) => c.prompt === prompt && c.video && c.video.ready >= 2 && !c.video.paused)",
+        f"the video of {prompt!r} playing",
+        arg=prompt,
         timeout=timeout,
     )
+    return card_for(page, prompt)
 
 
 def screenshot(page, name: str, *, full_page: bool = False) -> Path:
@@ -218,15 +206,20 @@ def screenshot(page, name: str, *, full_page: bool = False) -> Path:
 
 
 def wait_loaded(page, app: AppServer) -> None:
-    """The page is up and its load event ran: the visitor token is in the browser's storage
-    (a job started before that belongs to the connection, not to the browser)."""
+    """The page is up and its script ran: the visitor token is in the browser's storage."""
     page.locator("#generate").wait_for(state="visible")
     wait_js(
         page,
         app,
-        "() => localStorage.getItem('suxi-visitor') !== null",
-        "the visitor token in localStorage",
+        "() => window.suxi && localStorage.getItem('suxi-visitor') !== null && document.querySelector('#cards .suxi-cards')",
+        "the page's script and the visitor token",
     )
+
+
+def generate(page, prompt: str, *, tap: bool = False) -> None:
+    page.locator("#prompt textarea").fill(prompt)
+    button = page.locator("#generate")
+    button.tap() if tap else button.click()
 
 
 @contextlib.contextmanager
@@ -237,16 +230,21 @@ def open_page(
     locale: str = "en-US",
     accept_language: str | None = None,
     phone: bool = False,
+    context=None,
+    **options: Any,
 ) -> Iterator[Any]:
-    """A fresh browser context (its own visitor token) showing the app, loaded and ready."""
-    options: dict[str, Any] = {"locale": locale, "viewport": PHONE if phone else DESKTOP}
-    if phone:
-        options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
-    if accept_language:
-        options["extra_http_headers"] = {"Accept-Language": accept_language}
-    context = browser.new_context(**options)
-    context.set_default_timeout(WAIT * 1000)
-    context.add_init_script(PANEL_WATCH)
+    """A page showing the app, loaded and ready: in a fresh browser context (its own visitor)
+    unless ``context`` is given (another tab of the same browser)."""
+    own = context is None
+    if own:
+        options = {"locale": locale, "viewport": PHONE if phone else DESKTOP, **options}
+        if phone:
+            options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+        if accept_language:
+            options["extra_http_headers"] = {"Accept-Language": accept_language}
+        context = browser.new_context(**options)
+        context.set_default_timeout(WAIT * 1000)
+        context.add_init_script(CARD_WATCH)
     page = context.new_page()
     page.errors = []  # uncaught exceptions in the page's own scripts
     page.on("pageerror", lambda err: page.errors.append(str(err)))
@@ -255,4 +253,6 @@ def open_page(
         wait_loaded(page, app)
         yield page
     finally:
-        context.close()
+        page.close()
+        if own:
+            context.close()
