@@ -39,6 +39,25 @@ EXAMPLES = [
 # a confirmation for paid batches) into the hidden input, which a handler reads.
 WITH_FACTS = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo() : v))"
 FACTS_ONLY = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.facts() : v))"
+SESSIONS_KEPT = 256
+FORM = (
+    "prompt",
+    "model",
+    "format",
+    "orientation",
+    "duration",
+    "size",
+    "no_watermark",
+    "private",
+    "max_tokens",
+    "stream",
+    "image_file",
+    "image_url",
+    "count",
+    "api_key",
+    "batch_text",
+    "batch_file",
+)
 QUICK = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
 i18n = gr.I18n(**ui_tables())
 
@@ -110,19 +129,19 @@ def _prompt_column(p: SimpleNamespace, s: Settings, x: Extras) -> None:
         elem_id="prompt",
         elem_classes=[f"limit-{s.max_prompt_chars}"],
     )
-    with gr.Row(equal_height=True):
-        p.preset = gr.Dropdown(
-            x.preset_choices("en"),
-            value="",
-            label=i18n("ui_presets"),
-            info=i18n("ui_presets_info"),
-            elem_id="preset",
-            scale=2,
-        )
-        p.help = gr.Button(i18n("ui_help"), size="sm", elem_id="improve", scale=1)
+    p.preset = gr.Dropdown(
+        x.preset_choices("en"),
+        value="",
+        label=i18n("ui_presets"),
+        info=i18n("ui_presets_info"),
+        elem_id="preset",
+    )
+    p.help = gr.Button(i18n("ui_help"), size="sm", elem_id="improve")
     p.preset_was = gr.State("")
     p.help_note = gr.Markdown(i18n("ui_help_note"), elem_classes=["suxi-note"])
-    p.suggestion = gr.Textbox(label=i18n("ui_help"), visible=False, lines=3, elem_id="suggestion")
+    p.suggestion = gr.Textbox(
+        label=i18n("ui_help_suggestion"), visible=False, lines=3, elem_id="suggestion"
+    )
     p.use_suggestion = gr.Button(
         i18n("ui_help_use"), visible=False, size="sm", elem_id="use-suggestion"
     )
@@ -232,59 +251,46 @@ def _options_column(p: SimpleNamespace, s: Settings) -> None:
 
 
 def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
-    h.form_fields = {
-        name: getattr(p, name)
-        for name in (
-            "prompt",
-            "model",
-            "format",
-            "orientation",
-            "duration",
-            "size",
-            "no_watermark",
-            "private",
-            "max_tokens",
-            "stream",
-            "image_file",
-            "image_url",
-            "count",
-            "api_key",
-            "batch_text",
-            "batch_file",
-        )
-    } | {"page_info": p.page}
+    h.form_fields = {name: getattr(p, name) for name in FORM} | {"page_info": p.page}
     form = set(h.form_fields.values())
     p.generate.click(h.start, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
     p.batch_btn.click(h.batch, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
-    per_model = [p.orientation, p.duration, p.size, p.no_watermark, p.private]
+    per_model = [
+        p.orientation,
+        p.duration,
+        p.size,
+        p.no_watermark,
+        p.private,
+        p.max_tokens,
+        p.stream,
+    ]
     key_page = [p.api_key, p.page]
-    p.model.change(
-        h.model_options, inputs=[p.model, p.page], outputs=per_model, js=FACTS_ONLY, **QUICK
-    )
-    p.model.change(x.price, inputs=[p.model, *key_page], outputs=[p.price], js=FACTS_ONLY, **QUICK)
-    p.model.change(
+    facts = {"js": FACTS_ONLY, **QUICK}
+    # The chosen model's controls, its price and its characters: on load and on every change.
+    on_model = [p.model.change, p.demo.load]
+    gr.on(on_model, h.model_options, [p.model, p.format, p.page], per_model, **facts)
+    chat_only = [p.max_tokens, p.stream]
+    p.format.change(h.chat_options, [p.model, p.format], chat_only, **QUICK)
+    gr.on(on_model, x.price, [p.model, *key_page], [p.price], **facts)
+    gr.on(
+        on_model,
         x.characters_panel,
         inputs=[p.model, *key_page],
         outputs=[p.chars, p.char_video, p.char_list],
-        js=FACTS_ONLY,
-        **QUICK,
+        **facts,
     )
-    p.models_btn.click(
-        h.refresh_models, inputs=key_page, outputs=[p.model, p.models_note], js=FACTS_ONLY, **QUICK
-    )
+    p.models_btn.click(h.refresh_models, inputs=key_page, outputs=[p.model, p.models_note], **facts)
     p.preset.change(
         x.preset_changed,
         inputs=[p.prompt, p.preset, p.preset_was, p.page],
         outputs=[p.prompt, p.preset_was],
-        js=FACTS_ONLY,
-        **QUICK,
+        **facts,
     )
     p.help.click(
         x.improve,
         inputs=[p.prompt, *key_page],
         outputs=[p.suggestion, p.use_suggestion, p.help_note],
-        js=FACTS_ONLY,
-        **QUICK,
+        **facts,
     )
     p.use_suggestion.click(
         x.use_suggestion,
@@ -296,21 +302,19 @@ def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
         x.storyboard_use,
         inputs=[p.shots, p.model, p.page],
         outputs=[p.prompt, p.duration, p.sb_note],
-        js=FACTS_ONLY,
-        **QUICK,
+        **facts,
     )
     p.sb_read.click(x.storyboard_read, inputs=[p.prompt], outputs=[p.shots], **QUICK)
     p.char_make.click(
         x.make_character,
         inputs=[p.char_video, p.char_url, p.char_span, p.model, *key_page],
         outputs=[p.char_list, p.char_note],
-        js=FACTS_ONLY,
-        **QUICK,
+        **facts,
     )
     p.char_insert.click(
         x.insert_character, inputs=[p.prompt, p.char_list], outputs=[p.prompt], **QUICK
     )
-    p.balance_btn.click(x.balance, inputs=key_page, outputs=[p.balance], js=FACTS_ONLY, **QUICK)
+    p.balance_btn.click(x.balance, inputs=key_page, outputs=[p.balance], **facts)
     p.remember.change(
         None, inputs=[p.api_key, p.remember], js="(k, on) => window.suxi.rememberKey(k, on)"
     )
@@ -320,11 +324,9 @@ def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
     # (page.js clicks #balance-check), so the cost of what just ended shows.
     demo = p.demo
     demo.load(None, outputs=[p.api_key, p.remember], js="() => window.suxi.savedKey()")
-    demo.load(h.load_models, inputs=[p.page], outputs=[p.model], js=FACTS_ONLY, **QUICK)
-    demo.load(h.model_options, inputs=[p.model, p.page], outputs=per_model, js=FACTS_ONLY, **QUICK)
-    demo.load(x.price, inputs=[p.model, *key_page], outputs=[p.price], js=FACTS_ONLY, **QUICK)
-    demo.load(x.balance, inputs=key_page, outputs=[p.balance], js=FACTS_ONLY, **QUICK)
-    demo.load(x.preset_choices_for, inputs=[p.page], outputs=[p.preset], js=FACTS_ONLY, **QUICK)
+    demo.load(h.load_models, inputs=[p.page], outputs=[p.model], **facts)
+    demo.load(x.balance, inputs=key_page, outputs=[p.balance], **facts)
+    demo.load(x.preset_choices_for, inputs=[p.page], outputs=[p.preset], **facts)
 
 
 def launch_settings(settings: Settings) -> dict:
@@ -373,6 +375,9 @@ def create_app(runtime: Runtime) -> HeadScripts:
     # Each followed /generate call holds one of the queue's workers (gradio/queueing.py) for
     # minutes; the page's own cards hold none. Room for every API follower.
     demo.max_threads = settings.max_jobs + settings.max_queue + 1024
+    # Gradio keeps a state object per session (each API client is one) until 10,000 of them;
+    # the page keeps its own state in the browser, so a few hundred are plenty.
+    demo.state_session_capacity = SESSIONS_KEPT
     demo.queue(max_size=None, default_concurrency_limit=None)
     app = gr.mount_gradio_app(server, demo, path="/", **launch_settings(settings))
     scripts = [(ASSETS / name).read_text(encoding="utf-8") for name in ("page.js", "library.js")]

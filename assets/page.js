@@ -161,7 +161,9 @@
           while ((cut = buffer.indexOf("\n\n")) >= 0) {
             const frame = buffer.slice(0, cut);
             buffer = buffer.slice(cut + 2);
-            if (frame.startsWith("data: ")) this.update(JSON.parse(frame.slice(6)));
+            if (!frame.startsWith("data: ")) continue;
+            // One card that cannot be drawn must not stop the others from updating.
+            try { this.update(JSON.parse(frame.slice(6))); } catch (e) { console.error("suxi: a card update failed", e); }
           }
         }
         this.retry = 0;

@@ -149,12 +149,16 @@ def describe(page, app: AppServer | None) -> str:
     """What the page and the app show right now, for a failure message."""
     try:
         seen = f"cards: {json.dumps(cards(page), ensure_ascii=False)[:3000]}"
+        seen += f"\npage errors: {getattr(page, 'errors', [])}"
     except Exception as err:  # the page itself may be the problem
         seen = f"(page unreadable: {err})"
     log = ""
     if app is not None:
         try:
-            stored = [(j["prompt"][:30], j["state"], j["percent"], j["error_kind"]) for j in app.jobs()[:8]]
+            stored = [
+                (j["prompt"][:30], j["state"], j["percent"], j["error_kind"])
+                for j in app.jobs()[:8]
+            ]
         except Exception as err:  # the database may be what broke
             stored = [f"(unreadable: {err})"]
         log = f"\nstored jobs: {stored}\napp log (tail):\n{app.log(2500)}"
@@ -248,6 +252,12 @@ def open_page(
     page = context.new_page()
     page.errors = []  # uncaught exceptions in the page's own scripts
     page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.on(
+        "console",
+        lambda msg: (
+            page.errors.append(msg.text) if msg.type == "error" and "suxi" in msg.text else None
+        ),
+    )
     try:
         page.goto(app.url, wait_until="domcontentloaded")
         wait_loaded(page, app)

@@ -403,3 +403,73 @@ def test_stop_says_what_it_means_for_money(browser, slow_app: AppServer):
         assert "may still charge" in stopped["status"], stopped
         time.sleep(0.2)
         assert [j["state"] for j in slow_app.jobs() if j["prompt"] == prompt] == ["cancelled"]
+
+
+# ── formats, pictures, the phone in Chinese ─────────────────────────────────────────────────
+
+
+def pick_model(page, name: str) -> None:
+    page.locator("#options").get_by_text("Options").first.click()
+    box = page.locator("#model input")
+    box.click()
+    box.fill(name)
+    page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
+
+
+def test_the_demo_makes_a_task_format_video(browser, demo_app: AppServer):
+    prompt = "A lighthouse beam sweeping over a calm sea at night"
+    with open_page(browser, demo_app) as page:
+        pick_model(page, "veo3.1-fast")
+        wait_js(
+            page,
+            demo_app,
+            "() => (document.querySelector('#price') || {}).textContent !== undefined",
+            "options",
+        )
+        generate(page, prompt)
+        queued = wait_card(page, demo_app, prompt, ("queued", "generating"))
+        assert queued is not None
+        done = wait_playing(page, demo_app, prompt)
+        page.locator(".suxi-card .suxi-details summary").first.click()
+        details = card_for(page, prompt)["details"]
+        assert "Unified task" in details and "veo3.1-fast:task_" in details, details
+        job = next(j for j in demo_app.jobs() if j["prompt"] == prompt)
+        assert job["route"] == "unified" and job["options"]["model"] == "veo3.1-fast"
+        assert done["status"].startswith("Done in")
+        screenshot(page, "task-format.png", full_page=True)
+
+
+def test_a_starting_picture_is_sent_with_the_prompt(browser, demo_app: AppServer):
+    from PIL import Image
+
+    picture = Image.new("RGB", (480, 270))
+    picture.putdata([(x % 256, (x + y) % 256, 200) for y in range(270) for x in range(480)])
+    buffer = __import__("io").BytesIO()
+    picture.save(buffer, "PNG")
+    prompt = "The picture slowly comes alive, gentle camera push-in"
+    with open_page(browser, demo_app) as page:
+        page.locator("#image-box").get_by_text("Starting picture (optional)").click()
+        page.locator("#image input[type=file]").set_input_files(
+            files=[{"name": "start.png", "mimeType": "image/png", "buffer": buffer.getvalue()}]
+        )
+        page.wait_for_timeout(800)
+        generate(page, prompt)
+        wait_card(page, demo_app, prompt, ("done",))
+        job = next(j for j in demo_app.jobs() if j["prompt"] == prompt)
+        parts = job["messages"][-1]["content"]
+        urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
+        assert len(urls) == 1 and urls[0].startswith("data:image/jpeg;base64,"), urls
+        assert job["image"] == "file"
+        screenshot(page, "image-to-video.png", full_page=True)
+
+
+def test_the_phone_page_in_chinese(browser, demo_app: AppServer):
+    prompt = "雨中的城市街道，纸船顺水漂流，俯拍"
+    with open_page(browser, demo_app, phone=True, locale="zh-CN", accept_language="zh-CN") as page:
+        generate(page, prompt, tap=True)
+        wait_card(page, demo_app, prompt, ("generating",))
+        screenshot(page, "phone-zh-progress.png")
+        wait_playing(page, demo_app, prompt)
+        page.wait_for_timeout(800)
+        screenshot(page, "phone-zh-done.png")
+        no_page_errors(page)

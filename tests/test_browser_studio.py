@@ -294,3 +294,30 @@ def test_storyboard_and_balance(browser, app, relay):
             "the summary",
         )
         screenshot(page, "storyboard.png", full_page=True)
+
+
+def test_prompt_help_is_shown_beside_the_prompt_and_used_only_when_accepted(browser, app):
+    idea = "a cat asleep on a sunny windowsill"
+    with open_page(browser, app) as page:
+        page.locator("#prompt textarea").fill(idea)
+        page.locator("#improve").click()
+        suggestion = page.locator("#suggestion textarea")
+        suggestion.wait_for()
+        wait_js(
+            page,
+            app,
+            "() => (document.querySelector('#suggestion textarea') || {}).value?.length > 0",
+            "a suggestion",
+        )
+        better = suggestion.input_value()
+        assert better != idea and "cat" in better.lower()
+        assert page.locator("#prompt textarea").input_value() == idea  # not used yet
+        screenshot(page, "prompt-help.png")
+        page.locator("#use-suggestion").click()
+        wait_js(
+            page,
+            app,
+            "(b) => document.querySelector('#prompt textarea').value === b",
+            "the suggestion used",
+            arg=better,
+        )

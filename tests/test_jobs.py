@@ -344,3 +344,50 @@ async def test_chat_streams_wait_for_a_free_slot_but_task_jobs_do_not(settings, 
             assert (await finish(rt, j.id, 30))[-1].state == State.DONE
     finally:
         await rt.close()
+
+
+async def test_a_full_disk_fails_the_job_keeps_the_link_and_check_again_collects_it(
+    settings, relay
+):
+    from suxi.recovery import check_again
+
+    full = await Runtime(settings.with_(min_free_bytes=10**18)).start()  # no disk is that free
+    try:
+        job = full.jobs.start(request("no room"), full.key_for(None))
+        last = (await finish(full, job.id))[-1]
+        assert last.state == State.FAILED and last.error_kind == Kind.DISK_FULL
+        assert last.video_url and last.task_id and not last.file
+        assert not list((settings.data_dir / "videos").rglob("*.part"))  # nothing half-written
+    finally:
+        await full.close()
+    room = await Runtime(settings).start()  # space was freed
+    try:
+        found = await check_again(room.jobs, room.jobs.get(job.id), room.key_for(None))
+        assert found.kind == Kind.RECOVERED and room.jobs.get(job.id).state == State.DONE
+        assert len(relay.posts()) == 1
+    finally:
+        await room.close()
+
+
+async def test_old_video_files_are_removed_but_their_records_stay(settings, relay):
+    import sqlite3
+
+    from suxi.cards import card
+
+    rt = await Runtime(settings.with_(keep_days=2)).start()
+    try:
+        old = (await finish(rt, rt.jobs.start(request("old"), rt.key_for(None)).id))[-1]
+        new = (await finish(rt, rt.jobs.start(request("new"), rt.key_for(None)).id))[-1]
+        db = sqlite3.connect(settings.data_dir / "jobs.sqlite3")
+        db.execute("UPDATE jobs SET finished = finished - 3 * 86400 WHERE id = ?", (old.id,))
+        db.commit()
+        db.close()
+        assert rt.prune_old_files() == 1
+        kept_old, kept_new = rt.store.get(old.id), rt.store.get(new.id)
+        assert kept_old.state == State.DONE and kept_old.pruned and kept_old.file is None
+        assert not (settings.data_dir / old.file).exists()
+        assert (settings.data_dir / kept_new.file).is_file() and not kept_new.pruned
+        shown = card(kept_old, "en")
+        assert shown["video"] is None and shown["pruned"] is True
+    finally:
+        await rt.close()

@@ -93,6 +93,10 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     "ui_storyboard": {"en": "Storyboard", "zh": "故事板"},
     "ui_help": {"en": "Improve my prompt", "zh": "优化我的提示词"},
     "ui_help_use": {"en": "Use this suggestion", "zh": "使用这个建议"},
+    "ui_help_suggestion": {
+        "en": "Suggestion (your description stays as it is until you use it)",
+        "zh": "建议（在你选择使用之前，你的描述保持不变）",
+    },
     "ui_lang": {"en": "中文", "zh": "English"},
     # — the banner (kept true as the key changes) —
     "banner_demo": {

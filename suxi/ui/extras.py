@@ -58,7 +58,7 @@ class Extras:
             better = await self.studio.assist.improve_prompt(prompt, who)
         except (InputError, SuxiError, characters.Refused) as err:
             return gr.update(visible=False), gr.update(visible=False), said(err, who.lang)
-        return gr.update(value=better, visible=True), gr.update(visible=True), ""
+        return gr.update(value=better, visible=True), gr.update(visible=True), gr.skip()
 
     @staticmethod
     def use_suggestion(suggestion: str):

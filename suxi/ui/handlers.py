@@ -174,8 +174,9 @@ class Handlers:
             choices += [(f"{name}  ·  {label}", name) for name in members]
         return choices
 
-    def model_options(self, model: str, page_info: str):
-        """The controls the chosen model takes, and nothing it does not take."""
+    def model_options(self, model: str, fmt: str, page_info: str):
+        """The controls the chosen model takes, and nothing it does not take (the reply length
+        and streaming only where the job goes through the chat format)."""
         lang = lang_of(page_facts(page_info).get("lang"))
         family = family_for(model or self.studio.settings.model)
         auto = (tr("ui_auto", lang), "auto")
@@ -188,7 +189,15 @@ class Handlers:
             gr.update(choices=sizes, value="auto", visible=bool(family.sizes)),
             gr.update(visible=family.watermark, value=False),
             gr.update(visible=family.private, value=False),
+            *self.chat_options(model, fmt),
         )
+
+    def chat_options(self, model: str, fmt: str):
+        """The reply length and streaming matter only where the job goes through the chat
+        format: shown then, hidden otherwise."""
+        family = family_for(model or self.studio.settings.model)
+        chat = fmt == "chat" or (fmt in ("auto", "", None) and family.formats[:1] == ("chat",))
+        return gr.update(visible=chat), gr.update(visible=chat)
 
     # — the documented API —
 
@@ -273,13 +282,13 @@ class Handlers:
             job.id,
         )
 
-    def my_videos(self, visitor: str | None = None, request: gr.Request = None) -> list[dict]:
+    async def my_videos(self, visitor: str | None = None, request: gr.Request = None) -> list[dict]:
         """This visitor's jobs, newest first (everyone's when running locally)."""
         who = self.who(request, visitor=visitor)
         jobs, _ = self.studio.library(who, limit=100)
         return [job.public() for job in jobs]
 
-    def open_job(self, job_id: str, visitor: str | None = None, request: gr.Request = None):
+    async def open_job(self, job_id: str, visitor: str | None = None, request: gr.Request = None):
         who = self.who(request, visitor=visitor)
         job = self.studio.visible(job_id, who)
         if job is None:
@@ -303,13 +312,15 @@ class Handlers:
             video
         ) if video else None
 
-    def delete_job(
+    async def delete_job(
         self, job_id: str, visitor: str | None = None, request: gr.Request = None
     ) -> str:
         who = self.who(request, visitor=visitor)
         return explain("deleted" if self.studio.delete(job_id, who) else "not_found_job", who.lang)
 
-    def stop(self, job_id: str, visitor: str | None = None, request: gr.Request = None) -> str:
+    async def stop(
+        self, job_id: str, visitor: str | None = None, request: gr.Request = None
+    ) -> str:
         who = self.who(request, visitor=visitor)
         job = self.studio.stop(job_id, who)
         if job is None:
