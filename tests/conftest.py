@@ -11,6 +11,8 @@ from suxi.runtime import Runtime
 from suxi.settings import Settings
 from suxi.simrelay import SimRelay
 
+from .apprunner import ScriptsByPrompt
+
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "sk-test-0123456789"
 
@@ -49,3 +51,33 @@ async def runtime(settings: Settings):
 @pytest.fixture
 def jobs(runtime: Runtime):
     return runtime.jobs
+
+
+# — for the modules that launch the app —
+
+
+@pytest.fixture(scope="module")
+def scripts() -> ScriptsByPrompt:
+    """What the module's relay answers, chosen by prompt (a test registers its own)."""
+    return ScriptsByPrompt()
+
+
+@pytest.fixture(scope="module")
+def scripted_relay(scripts: ScriptsByPrompt):
+    with SimRelay(speed=200).start() as sim:  # a script's Sleep(200) lasts one second
+        sim.set_default(scripts)
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system's Chromium, through Playwright (skipped, or a failure in CI, without it)."""
+    from .browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -68,15 +68,8 @@ def fast_forward(relay: SimRelay) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def scripts() -> ScriptsByPrompt:
-    return ScriptsByPrompt()
-
-
-@pytest.fixture(scope="module")
-def relay(scripts: ScriptsByPrompt):
-    with SimRelay(speed=200).start() as sim:
-        sim.set_default(scripts)
-        yield sim
+def relay(scripted_relay: SimRelay) -> SimRelay:
+    return scripted_relay
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from suxi.simrelay import (
 
 from .apprunner import (
     AppProcess,
-    ScriptsByPrompt,
     creates_for,
     inputs,
     new_prompt,
@@ -63,15 +62,8 @@ GENERATE_INPUTS = [
 
 
 @pytest.fixture(scope="module")
-def scripts() -> ScriptsByPrompt:
-    return ScriptsByPrompt()
-
-
-@pytest.fixture(scope="module")
-def relay(scripts: ScriptsByPrompt):
-    with SimRelay(speed=200).start() as sim:
-        sim.set_default(scripts)
-        yield sim
+def relay(scripted_relay: SimRelay) -> SimRelay:
+    return scripted_relay
 
 
 @pytest.fixture(scope="module")

@@ -208,7 +208,9 @@ async def test_the_operators_balance_is_hidden_from_visitors_of_a_shared_site(se
         report = await studio.assist.balance(WHO)
         assert not report.shown and report.lines("en") == []
         assert billing_requests(relay) == []  # not even asked
-        own = await studio.assist.balance(Who(WHO.owner, WHO.address, api_key="sk-visitor-own-0001"))
+        own = await studio.assist.balance(
+            Who(WHO.owner, WHO.address, api_key="sk-visitor-own-0001")
+        )
         assert own.shown and own.balance.standing == Standing.UNLIMITED
         auths = {r.headers.get("authorization") for r in billing_requests(relay)}
         assert auths == {"Bearer sk-visitor-own-0001"}

@@ -18,8 +18,6 @@ import pytest
 from suxi.simrelay import SimRelay, error_reply
 
 from .browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     RUNNING,
     AppServer,
     card_for,
@@ -27,7 +25,6 @@ from .browser_support import (
     cards,
     generate,
     open_page,
-    require_browser,
     screenshot,
     wait_card,
     wait_js,
@@ -37,17 +34,6 @@ from .browser_support import (
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 INTERNALS = ("Traceback", "Error(", "Exception", "undefined", "[object")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,31 +16,17 @@ from suxi.simrelay import Content, Done, Finish, RecordedRequest, SimRelay, Slee
 from suxi.simrelay import user_prompt as prompt_of
 
 from .browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     AppServer,
     card_for,
     cards,
     generate,
     open_page,
-    require_browser,
     screenshot,
     wait_card,
     wait_js,
 )
 
 FAILING = "prompt number 7 (this one fails)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def quick_or_failing(request: RecordedRequest, base_url: str):

@@ -144,7 +144,9 @@ async def test_a_character_from_a_finished_video(settings, relay):
         assert not studio.assist.delete_character(made.id, OTHER)
         public = made.public()
         assert public["mention"] == f"@{made.handle}" and "owner" not in public
-        assert studio.assist.delete_character(made.id, WHO) and studio.assist.characters_of(WHO) == []
+        assert (
+            studio.assist.delete_character(made.id, WHO) and studio.assist.characters_of(WHO) == []
+        )
     finally:
         await studio.runtime.close()
     [post] = character_posts(relay)
@@ -158,7 +160,9 @@ async def test_a_character_from_a_finished_video(settings, relay):
 async def test_a_character_from_a_clip_link(settings, relay):
     studio = await studio_for(settings)
     try:
-        made = await studio.assist.make_character(WHO, url=CLIP, timestamps="1-3", model="sora-2-pro")
+        made = await studio.assist.make_character(
+            WHO, url=CLIP, timestamps="1-3", model="sora-2-pro"
+        )
         assert studio.assist.characters_of(WHO)[0].handle == made.handle
     finally:
         await studio.runtime.close()

@@ -11,7 +11,7 @@ import pytest
 
 from suxi.simrelay import Content, Done, Finish, Frame, SimRelay, TaskPlan, error_reply
 
-from .apprunner import AppProcess, ScriptsByPrompt, creates_for, first_output, inputs, new_prompt
+from .apprunner import AppProcess, creates_for, first_output, inputs, new_prompt
 
 CANARY_OPERATOR = "sk-OPCANARY-" + uuid.uuid4().hex
 CANARY_VISITOR = "sk-VISCANARY-" + uuid.uuid4().hex
@@ -28,15 +28,8 @@ def needles(key: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def scripts() -> ScriptsByPrompt:
-    return ScriptsByPrompt()
-
-
-@pytest.fixture(scope="module")
-def relay(scripts: ScriptsByPrompt):
-    with SimRelay(speed=200).start() as sim:
-        sim.set_default(scripts)
-        yield sim
+def relay(scripted_relay: SimRelay) -> SimRelay:
+    return scripted_relay
 
 
 @pytest.fixture(scope="module")

@@ -178,9 +178,13 @@ async def test_visitors_of_a_shared_site_have_an_hourly_limit_on_the_operators_k
         assert caught.value.kind == Kind.HELP_HOURLY and caught.value.values == {"limit": 2}
         # a fresh token from the same address gains nothing
         with pytest.raises(InputError):
-            await studio.assist.improve_prompt("a kite", Who("another-token-000000001", WHO.address))
+            await studio.assist.improve_prompt(
+                "a kite", Who("another-token-000000001", WHO.address)
+            )
         # another visitor from another address has their own hour
-        assert await studio.assist.improve_prompt("a kite", Who("another-token-000000001", "198.51.100.1"))
+        assert await studio.assist.improve_prompt(
+            "a kite", Who("another-token-000000001", "198.51.100.1")
+        )
         # the visitor's own key is theirs to spend
         own = Who(WHO.owner, WHO.address, api_key="sk-visitor-own-0001")
         assert await studio.assist.improve_prompt("a kite", own)

@@ -89,9 +89,24 @@ def _about_image(err: BadRequestError) -> bool:
     return any(w in text for w in ("image", "images", "picture", "图片", "base64", "data:"))
 
 
-def orientation_fields(request: GenerationRequest) -> dict[str, Any]:
-    shape = request.options.orientation
-    return {"orientation": shape} if shape in ("landscape", "portrait", "square") else {}
+def asked_fields(request: GenerationRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options as the task formats name them: (length and size; orientation, watermark and
+    privacy). The unified format takes both at the top level; new-api's dialect puts the second
+    group under ``metadata``. Only what was asked is sent: the relay's defaults stand."""
+    o = request.options
+    main: dict[str, Any] = {}
+    if o.duration:
+        main["duration"] = o.duration
+    if o.size:
+        main["size"] = o.size
+    extra: dict[str, Any] = {}
+    if o.orientation in ("landscape", "portrait", "square"):
+        extra["orientation"] = o.orientation
+    if not o.watermark:
+        extra["watermark"] = False
+    if o.private:
+        extra["private"] = True
+    return main, extra
 
 
 class UnifiedBackend(TaskBackend):
@@ -101,19 +116,11 @@ class UnifiedBackend(TaskBackend):
     format = "unified"
 
     async def create(self, request: GenerationRequest, key: str) -> Any:
-        o = request.options
-        body: dict[str, Any] = {"model": o.model, "prompt": request.prompt}
+        main, extra = asked_fields(request)
+        body: dict[str, Any] = {"model": request.options.model, "prompt": request.prompt}
         if request.image is not None:
             body["images"] = [request.image.url]
-        body |= orientation_fields(request)
-        if o.size:
-            body["size"] = o.size
-        if o.duration:
-            body["duration"] = o.duration
-        if not o.watermark:
-            body["watermark"] = False
-        if o.private:
-            body["private"] = True
+        body |= main | extra
         return await self.http.call_json("POST", "/v1/video/create", key=key, json=body)
 
     def status_path(self, task_id: str) -> str:
@@ -128,21 +135,13 @@ class GenerationsBackend(TaskBackend):
     format = "unified"
 
     async def create(self, request: GenerationRequest, key: str) -> Any:
-        o = request.options
-        body: dict[str, Any] = {"model": o.model, "prompt": request.prompt}
+        main, extra = asked_fields(request)
+        body: dict[str, Any] = {"model": request.options.model, "prompt": request.prompt}
         if request.image is not None:
             body["image"] = request.image.url
-        if o.duration:
-            body["duration"] = o.duration
-        if o.size:
-            body["size"] = o.size
-        metadata = orientation_fields(request)
-        if not o.watermark:
-            metadata["watermark"] = False
-        if o.private:
-            metadata["private"] = True
-        if metadata:
-            body["metadata"] = metadata
+        body |= main
+        if extra:
+            body["metadata"] = extra
         return await self.http.call_json("POST", "/v1/video/generations", key=key, json=body)
 
     def status_path(self, task_id: str) -> str:
