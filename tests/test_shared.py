@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import json
 import uuid
 import zipfile
 from urllib.parse import quote
@@ -248,9 +249,21 @@ def test_the_page_routes_answer_junk_without_a_traceback(app: AppProcess, jobs):
         response = app.http.post(path, json=body)
         assert response.status_code in (200, 404, 413), (path, body, response.status_code)
         assert not response.text.startswith('data: {"id": "'), "a string was read as ids"
+    as_json = {"Content-Type": "application/json"}
     for raw in (b"[1, 2", b"\xff\xfe", b"null", b'{"offset": Infinity}', b'{"offset": NaN}'):
-        assert app.http.post("/suxi/library", content=raw).status_code == 200
+        assert app.http.post("/suxi/library", content=raw, headers=as_json).status_code == 200
     assert "Traceback" not in app.log()
+
+
+def test_another_sites_simple_posts_are_refused(app: AppProcess, jobs):
+    """A page elsewhere can make the browser send a form or text/plain POST without asking the
+    app first; only JSON is read, so such a request can neither list nor delete anything."""
+    body = json.dumps({"visitor": ALICE, "action": "delete", "id": jobs["done"]})
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""):
+        for path in ("/suxi/act", "/suxi/library", "/suxi/follow", "/suxi/zip"):
+            response = app.http.post(path, content=body, headers={"Content-Type": ctype})
+            assert response.status_code == 415, (path, ctype, response.status_code)
+    assert app.job(jobs["done"], ALICE)["state"] == "done"  # still there
 
 
 def test_follow_streams_per_address_are_capped_and_given_back(app: AppProcess, jobs):

@@ -48,6 +48,10 @@ class Streams:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
+    # JSON only: another site's page can send a "simple" cross-origin POST (form or text/plain)
+    # without asking first, but not an application/json one (docs/hostile-input.md).
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise HTTPException(415, "send JSON")
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
