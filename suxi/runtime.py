@@ -55,10 +55,6 @@ class Runtime:
     def demo(self) -> bool:
         return self.configured.demo
 
-    @property
-    def settings(self) -> Settings:
-        return self.configured
-
     # — lifecycle —
 
     def open(self) -> Runtime:
