@@ -39,6 +39,7 @@ EXAMPLES = [
 # a confirmation for paid batches) into the hidden input, which a handler reads.
 WITH_FACTS = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo() : v))"
 FACTS_ONLY = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.facts() : v))"
+FOR_BATCH = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo('batch') : v))"
 SESSIONS_KEPT = 256
 FORM = (
     "prompt",
@@ -159,7 +160,7 @@ def _prompt_column(p: SimpleNamespace, s: Settings, x: Extras) -> None:
     with gr.Accordion(i18n("ui_storyboard"), open=False, elem_id="storyboard"):
         p.shots = gr.Dataframe(
             [[5, ""], [5, ""]],
-            headers=[i18n("ui_sb_seconds"), i18n("ui_sb_scene")],
+            headers=["Seconds", "Scene"],  # in the page's language once it loads
             datatype=["number", "str"],
             column_count=(2, "fixed"),
             row_count=(2, "dynamic"),
@@ -189,7 +190,6 @@ def _prompt_column(p: SimpleNamespace, s: Settings, x: Extras) -> None:
             label=i18n("ui_batch_file"),
             file_types=[".txt", ".csv"],
             type="filepath",
-            height=80,
             elem_id="batch-file",
         )
         gr.Markdown(i18n("ui_batch_note"), elem_classes=["suxi-note"])
@@ -254,7 +254,7 @@ def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
     h.form_fields = {name: getattr(p, name) for name in FORM} | {"page_info": p.page}
     form = set(h.form_fields.values())
     p.generate.click(h.start, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
-    p.batch_btn.click(h.batch, inputs=form, outputs=[p.cards], js=WITH_FACTS, **QUICK)
+    p.batch_btn.click(h.batch, inputs=form, outputs=[p.cards], js=FOR_BATCH, **QUICK)
     per_model = [
         p.orientation,
         p.duration,
@@ -314,7 +314,8 @@ def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
     p.char_insert.click(
         x.insert_character, inputs=[p.prompt, p.char_list], outputs=[p.prompt], **QUICK
     )
-    p.balance_btn.click(x.balance, inputs=key_page, outputs=[p.balance], **facts)
+    balance = [p.balance, p.balance_btn]
+    p.balance_btn.click(x.balance, inputs=key_page, outputs=balance, **facts)
     p.remember.change(
         None, inputs=[p.api_key, p.remember], js="(k, on) => window.suxi.rememberKey(k, on)"
     )
@@ -325,7 +326,8 @@ def _wire(p: SimpleNamespace, h: Handlers, x: Extras) -> None:
     demo = p.demo
     demo.load(None, outputs=[p.api_key, p.remember], js="() => window.suxi.savedKey()")
     demo.load(h.load_models, inputs=[p.page], outputs=[p.model], **facts)
-    demo.load(x.balance, inputs=key_page, outputs=[p.balance], **facts)
+    demo.load(x.balance, inputs=key_page, outputs=balance, **facts)
+    demo.load(x.storyboard_headers, inputs=[p.page], outputs=[p.shots], **facts)
     demo.load(x.preset_choices_for, inputs=[p.page], outputs=[p.preset], **facts)
 
 
@@ -339,6 +341,7 @@ def launch_settings(settings: Settings) -> dict:
         "run_history": False,
         "footer_links": ["api", "gradio", "settings"],
         "max_file_size": settings.max_upload_bytes,
+        "allowed_paths": [str(settings.data_dir / "videos")],
         "blocked_paths": [
             str(settings.data_dir / f"jobs.sqlite3{end}") for end in ("", "-wal", "-shm")
         ]
@@ -380,6 +383,10 @@ def create_app(runtime: Runtime) -> HeadScripts:
     demo.state_session_capacity = SESSIONS_KEPT
     demo.queue(max_size=None, default_concurrency_limit=None)
     app = gr.mount_gradio_app(server, demo, path="/", **launch_settings(settings))
+    # Gradio checks that a file input names an uploaded file only once it believes it was
+    # launched (processing_utils._check_allowed); mounting never says so, and without the check
+    # any server path — /dev/zero, the code — could be named as an "upload".
+    demo.has_launched = True
     scripts = [(ASSETS / name).read_text(encoding="utf-8") for name in ("page.js", "library.js")]
     return HeadScripts(app, inline_scripts(*scripts))
 

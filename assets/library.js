@@ -63,7 +63,7 @@
     updateBar() {
       const { w } = S();
       for (const chip of this.root.querySelectorAll(".suxi-chip")) chip.setAttribute("aria-checked", String(chip.dataset.filter === this.filter));
-      this.root.querySelector(".suxi-lib-count").textContent = w("lib_count", { n: this.total });
+      this.root.querySelector(".suxi-lib-count").textContent = this.total === 1 ? w("lib_count_one") : w("lib_count", { n: this.total });
       const zip = this.root.querySelector(".suxi-zip");
       zip.textContent = w("lib_zip", { n: this.selected.size });
       zip.disabled = this.selected.size === 0;
@@ -145,6 +145,7 @@
       const remove = el("button", "suxi-button stop", w("card_delete"));
       remove.type = "button";
       remove.onclick = async () => {
+        if (!window.confirm(w("card_confirm_delete"))) return;
         const result = await S().post("/suxi/act", { action: "delete", id: card.id });
         if (result.ok) {
           this.detail.close();
@@ -160,7 +161,6 @@
         stop: () => this.act(node, "stop", card.id),
         check: () => this.act(node, "check", card.id),
         again: () => this.act(node, "again", card.id),
-        remove: () => this.detail.close(),
         modify: (text) => this.act(node, "modify", card.id, { text }),
         share: (on) => this.act(node, on ? "share" : "unshare", card.id),
       };
@@ -174,6 +174,11 @@
       if (result.card) {
         this.tile(result.card);
         this.open(result.card);
+        if (result.card.share_url && action === "share") {
+          const url = new URL(result.card.share_url, location.href).href;
+          try { await navigator.clipboard.writeText(url); } catch (e) { /* shown below anyway */ }
+          result.message = `${S().w("card_sharing")} ${url}`;
+        }
       }
       if (result.started && result.started.length) {
         this.detail.close();

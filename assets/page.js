@@ -26,11 +26,24 @@
 
   // — who this browser is: a random token in local storage (a recovery link can carry it) —
   const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
-  const recovered = /(?:^|[#&])recover=([A-Za-z0-9_-]{16,128})/.exec(location.hash);
-  if (recovered) {
-    localStorage.setItem(VISITOR, recovered[1]);
+  // A recovery link (#recover=<token>, My videos) carries a visitor token to another browser:
+  // taken on load and when the link is opened in a tab that is already open, and never in
+  // place of this browser's own token without asking.
+  function recover() {
+    const found = /(?:^|[#&])recover=([A-Za-z0-9_-]{16,128})/.exec(location.hash);
+    if (!found) return;
     history.replaceState(null, "", location.pathname + location.search);
+    const mine = localStorage.getItem(VISITOR);
+    if (mine === found[1]) return;
+    const ask = mine && (document.documentElement.lang || navigator.language || "").startsWith("zh")
+      ? "用这个恢复链接里的视频库替换本浏览器当前的视频库吗？"
+      : "Use the library of this recovery link instead of this browser's own?";
+    if (mine && !window.confirm(ask)) return;
+    localStorage.setItem(VISITOR, found[1]);
+    if (document.readyState !== "loading") location.reload();
   }
+  recover();
+  window.addEventListener("hashchange", recover);
   function visitor() {
     let v = localStorage.getItem(VISITOR);
     if (!v || !TOKEN.test(v)) {
@@ -107,6 +120,7 @@
     receive(value) {
       let message;
       try { message = JSON.parse(value || "{}"); } catch (e) { return; }
+      for (const old of this.root.querySelectorAll(".suxi-notice")) old.remove();
       if (message.notice) this.notice(message.notice, message.started && message.started.length ? "warn" : "error");
       if (message.started && message.started.length) this.adopt(message.started);
     },
@@ -131,10 +145,18 @@
       close.onclick = () => box.remove();
       box.appendChild(close);
       this.root.prepend(box);
+      box.scrollIntoView({ block: "center", behavior: "smooth" });  // where the eye can see it
     },
 
     placeholder(id) {
       if (!this.byId.has(id)) this.update({ id, state: "pending", state_word: "…", running: true, prompt: "", created: Date.now() / 1000, actions: {} });
+    },
+
+    // The last few things the follow stream did, for whoever debugs a page that stopped moving.
+    trace: [],
+    note(what) {
+      this.trace.push(`${Math.round(performance.now())} ${what}`);
+      if (this.trace.length > 40) this.trace.shift();
     },
 
     async follow() {
@@ -143,6 +165,7 @@
       if (!ids.length) return;
       const controller = new AbortController();
       this.stream = controller;
+      this.note(`open ${ids.length}`);
       try {
         const response = await fetch("/suxi/follow", {
           method: "POST",
@@ -150,6 +173,7 @@
           body: JSON.stringify({ visitor: visitor(), lang: lang(), ids }),
           signal: controller.signal,
         });
+        this.note(`status ${response.status}`);
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
@@ -167,7 +191,9 @@
           }
         }
         this.retry = 0;
+        this.note("ended");
       } catch (e) {
+        this.note(`error ${controller.signal.aborted ? "(aborted)" : e}`);
         if (controller.signal.aborted) return;
         this.retry = Math.min(this.retry + 1, 6);
       }
@@ -357,7 +383,8 @@
     renderModify(q(".suxi-modify"), d, act);
     renderDetails(q(".suxi-details"), d.details || {});
     const c = q(".suxi-clock");
-    if (!c.textContent) c.textContent = "0:00";
+    if (d.ended && d.finished) c.textContent = clock(d.finished - d.created);
+    else if (!c.textContent) c.textContent = "0:00";
     c.title = w("card_elapsed");
     c.setAttribute("aria-label", w("card_elapsed"));
   }
@@ -412,6 +439,9 @@
 
   function renderButtons(box, d, act) {
     const a = d.actions || {};
+    const offer = JSON.stringify([a, !!d.shared, !!d.ended, !!d.running, !!act.remove]);
+    if (box.dataset.offer === offer) return;
+    box.dataset.offer = offer;
     const list = [];
     if (a.stop || d.running) list.push(button(w("card_stop"), "stop", act.stop, !!a.stop));
     if (a.check) list.push(button(w("card_check"), "", act.check, true));
@@ -424,7 +454,7 @@
         say(box.parentNode, `${w("card_sharing")} ${url}`, "ok");
       }
     }, true));
-    if (d.ended) list.push(button(w("card_close"), "quiet", act.remove, true));
+    if (d.ended && act.remove) list.push(button(w("card_close"), "quiet", act.remove, true));
     box.replaceChildren(...list);
   }
 
@@ -532,13 +562,21 @@
   function facts() {
     return JSON.stringify({ visitor: visitor(), lang: lang() });
   }
-  function pageInfo() {
-    const countBox = document.querySelector("#count input[type=number]");
-    const batch = document.activeElement && document.activeElement.closest && document.activeElement.closest("#batch-start");
-    const lines = (document.querySelector("#batch-text textarea") || { value: "" }).value.split("\n").filter((l) => l.trim()).length;
-    const n = batch ? lines : Number(countBox ? countBox.value : 1) || 1;
+  // `what` is "batch" for the batch button: its prompts come from the box and maybe a file
+  // the page cannot count, so the question then says "one paid request per prompt".
+  function pageInfo(what) {
     let confirmed = true;
-    if (apiKey() && n > 1) confirmed = window.confirm(w("card_confirm_paid", { n }));
+    if (apiKey()) {
+      if (what === "batch") {
+        const lines = (document.querySelector("#batch-text textarea") || { value: "" }).value.split("\n").filter((l) => l.trim()).length;
+        const file = !!document.querySelector("#batch-file .file-preview, #batch-file a[download], #batch-file table");
+        if (file || lines > 1) confirmed = window.confirm(w("card_confirm_batch"));
+      } else {
+        const countBox = document.querySelector("#count input[type=number]");
+        const n = Number(countBox ? countBox.value : 1) || 1;
+        if (n > 1) confirmed = window.confirm(w("card_confirm_paid", { n }));
+      }
+    }
     askPermission();
     return JSON.stringify({ visitor: visitor(), lang: lang(), confirmed });
   }

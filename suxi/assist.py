@@ -128,9 +128,11 @@ class Assist:
             choice = self.studio.choice(who)
             source = link
         visitor = self.studio.runtime.visitor(who.owner, who.address)
-        self.studio.jobs.admission.allowance(visitor, choice, 1, what="character")
+        self.studio.jobs.admission.allowance(visitor, choice, 1)
         self.studio.jobs.admission.record(
-            visitor, choice, f"character-{uuid.uuid4().hex}", "character"
+            visitor,
+            choice,
+            f"character-{uuid.uuid4().hex}",  # counts like a video
         )
         ident, handle = await characters.request_character(
             choice.relay.backends.http, choice.key, **fields

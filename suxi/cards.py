@@ -43,13 +43,16 @@ def state_word(state: State | str, lang: str) -> str:
     return tr(f"state_{state}", lang)
 
 
-def outcome(job: Job, lang: str) -> str:
+def outcome(job: Job, lang: str, *, shared: bool = False) -> str:
     """One plain sentence: the outcome when the job ended, what is happening otherwise."""
     if job.state == State.DONE:
         return tr("card_done_in", lang, t=clock((job.finished or job.created) - job.created))
     if job.error_kind is not None and job.state.ended:
+        # On a public site, its own key refused is not the visitor's to fix: its owner's.
+        site_key = shared and job.error_kind == Kind.AUTH and not job.own_key
+        kind = "auth_site" if site_key else job.error_kind
         return explain(
-            job.error_kind,
+            kind,
             lang,
             job.relay_text,
             retry_after=job.retry_after or "",
@@ -127,7 +130,12 @@ def _steps(job: Job, lang: str) -> list[str]:
 
 
 def card(
-    job: Job, lang: str, *, typical: float | None = None, parent: Job | None = None
+    job: Job,
+    lang: str,
+    *,
+    typical: float | None = None,
+    parent: Job | None = None,
+    shared: bool = False,
 ) -> dict[str, Any]:
     ended = job.state.ended
     can_check = (
@@ -162,7 +170,7 @@ def card(
         "prompt": job.prompt,
         "made_from": tr("card_made_from", lang, prompt=_cut(parent.prompt, 60)) if parent else "",
         "model": job.model,
-        "status": outcome(job, lang),
+        "status": outcome(job, lang, shared=shared),
         "failed": job.state in (State.FAILED, State.INTERRUPTED)
         or (job.error_kind is not None and ended),
         "note": note,

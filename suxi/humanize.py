@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|\.\.)")
+# A stored line is complete, so its last bare number counts too ("进度 36..44..61").
+PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|\.\.|$)")
 STEPS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("step_failed", re.compile(r"❌|错误|失败|failed|error|violation", re.I)),
+    ("step_failed", re.compile(r"❌|错误|失败|\b(?:failed|error|violation)\b", re.I)),
     ("step_identifier", re.compile(r"^\s*(?:task\s*)?(?:ID|sid)\s*[:：]", re.I)),
     ("step_status_pages", re.compile(r"数据预览|原始数据|data preview|raw data", re.I)),
     ("step_progress", re.compile(r"进度|progress", re.I)),

@@ -186,6 +186,10 @@ class Jobs:
     def running(self) -> list[Job]:
         return list(self._live.values())
 
+    def waiting_for(self, owner: str) -> int:
+        """Batch prompts of this owner still waiting for their turn."""
+        return sum(1 for j in self._live.values() if j.owner == owner and j.state == State.WAITING)
+
     def subscribe(self, ids: list[str]) -> Subscription:
         return self.hub.subscribe(ids)
 
@@ -237,9 +241,10 @@ class Jobs:
             for leftover in folder.iterdir():
                 leftover.unlink(missing_ok=True)
             folder.rmdir()
-        if job.image == "file" and job.image_ref:
-            (self.data_dir / job.image_ref).unlink(missing_ok=True)
         self.store.delete(job_id)
+        if job.image == "file" and job.image_ref and not self.store.uses_picture(job.image_ref):
+            # Pictures are kept once by content: only the last job using one takes it along.
+            (self.data_dir / job.image_ref).unlink(missing_ok=True)
         return True
 
     async def shutdown(self) -> None:
@@ -256,7 +261,7 @@ class Jobs:
 
     async def _run(self, job: Job, *, resume: str | None, first_delay: float) -> None:
         request, choice = self._requests[job.id]
-        sink = JobSink(job, self.data_dir, self.commit, self.remember_route)
+        sink = JobSink(job, self.data_dir, self.commit, self.remember_route, choice.key)
         operator = choice.operator
         try:
             remembered = self.store.remembered_route(choice.relay.origin, job.options.family.key)
@@ -377,7 +382,10 @@ class Jobs:
                 self._launch(job, resume=job.route, first_delay=delay)
                 resumed += 1
                 continue
-            self.commit(job.failed(Kind.INTERRUPTED, at=time.time(), state=State.INTERRUPTED))
+            sent = job.started is not None or bool(job.task_id)  # the relay may have it
+            self.commit(
+                job.failed(Kind.INTERRUPTED, at=time.time(), state=State.INTERRUPTED, charged=sent)
+            )
             interrupted += 1
         return resumed, interrupted
 

@@ -51,9 +51,11 @@ class Kind(StrEnum):
     IMAGE_URL = "image_url"
     IMAGE_NEEDS_LINK = "image_needs_link"  # this relay takes starting images only as links
     NOT_MODIFIABLE = "not_modifiable"
+    PICTURE_GONE = "picture_gone"  # "Again" without the starting picture it had
     NO_REMIX = "no_remix"  # this way of asking the relay cannot change a video
     BATCH_EMPTY = "batch_empty"
     BATCH_TOO_LONG = "batch_too_long"
+    BATCH_WAITING = "batch_waiting"  # too many prompts already wait in this visitor's batches
     # — admission: the app's own limits —
     BUSY = "busy"
     VISITOR_RUNNING = "visitor_running"

@@ -68,7 +68,7 @@ async def check_again(jobs: Jobs, job: Job, choice: KeyChoice) -> Outcome:
             try:
                 status = await backend.poll(job.task_id, choice.key)
             except NOT_HERE as err:
-                answers.append(f"{err.status or ''} {err.relay_text or err.kind}".strip())
+                answers.append(_answer(err))
                 continue
             return await _settle(
                 jobs, job, choice, status, route, backend.video_of(job.task_id, status)
@@ -78,7 +78,7 @@ async def check_again(jobs: Jobs, job: Job, choice: KeyChoice) -> Outcome:
         try:
             data = await backends.http.call_json("GET", link, key=None)
         except SuxiError as err:  # status pages live on other hosts: any failure is skipped
-            answers.append(f"{err.status or ''} {err.kind}".strip())
+            answers.append(_answer(err))
             continue
         status = read_status(data)
         if status.state == "done" and status.video_url:
@@ -120,9 +120,15 @@ async def _keep(jobs: Jobs, job: Job, video: VideoReady, choice: KeyChoice) -> N
             needs_key=video.needs_key,
         )
     )
-    sink = JobSink(job, jobs.data_dir, jobs.commit, jobs.remember_route)
+    sink = JobSink(job, jobs.data_dir, jobs.commit, jobs.remember_route, choice.key)
     try:
         await keep_video(choice.relay.backends, video, choice.key, sink)
     except SuxiError as err:
         jobs.commit(sink.job.failed(err.kind, err.relay_text, at=time.time(), charged=True))
         raise
+
+
+def _answer(err: SuxiError) -> str:
+    """What one place answered, short and readable: its status and, if any, its own words."""
+    said = f" “{err.relay_text[:80]}”" if err.relay_text else ""
+    return f"HTTP {err.status}{said}" if err.status else f"no usable answer{said}"

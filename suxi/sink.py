@@ -10,6 +10,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .job import Applied, Job
 from .kinds import State
 from .relay import TASK_ROUTES
 from .relay.fetch import Download
+from .textsafe import hide_keys
 
 NAME_CHARS = 40
 
@@ -56,7 +58,9 @@ def apply(job: Job, event: Event) -> Job:
                 return job
             return job.with_(state=State.GENERATING, percent=percent, position=None)
         case TaskInfo(task_id=task_id, sid=sid, links=links):
+            accepted = job.state == State.PENDING and job.route in TASK_ROUTES and task_id
             return job.with_(
+                state=State.QUEUED if accepted else job.state,  # the relay took it
                 task_id=task_id or job.task_id,
                 sid=sid or job.sid,
                 links=tuple(links) or job.links,
@@ -86,6 +90,19 @@ def apply(job: Job, event: Event) -> Job:
     return job
 
 
+def without_keys(event: Event, key: str) -> Event:
+    """The event with the key (and anything shaped like one) hidden in its words: whatever the
+    relay wrote is stored and shown, and a relay may quote the key it was given."""
+    match event:
+        case Line(text=text) | Queued(text=text) | Generating(text=text) | Progress(text=text):
+            return replace(event, text=hide_keys(text, key)) if text else event
+        case Answer(text=text):
+            return replace(event, text=hide_keys(text, key))
+        case Failed(message=message):
+            return replace(event, message=hide_keys(message, key))
+    return event
+
+
 class JobSink:
     def __init__(
         self,
@@ -93,14 +110,17 @@ class JobSink:
         data_dir: Path,
         commit: Callable[[Job], Job],
         remember_route: Callable[[Job, str], None],
+        key: str = "",
     ) -> None:
         self.job = job
         self.data_dir = data_dir
         self._commit = commit
         self._remember = remember_route
+        self._key = key
         self.failed: Failed | None = None
 
     async def on_event(self, event: Event, route: str) -> None:
+        event = without_keys(event, self._key)
         job = self.job
         if job.route != route:
             job = job.with_(route=route)

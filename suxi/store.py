@@ -208,6 +208,11 @@ class Store:
     def delete(self, job_id: str) -> None:
         self._run("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def uses_picture(self, image_ref: str) -> bool:
+        """Whether any job still names this kept picture."""
+        rows = self._all("SELECT 1 FROM jobs WHERE image_ref = ? LIMIT 1", (image_ref,))
+        return bool(rows)
+
     def recent_durations(self, model: str, limit: int = 20) -> list[float]:
         """How long this deployment's latest finished jobs of a model took (for estimates)."""
         rows = self._all(

@@ -23,7 +23,13 @@ from . import conversation
 from .admission import KeyChoice
 from .errors import InputError, SuxiError
 from .families import is_video_model
-from .generation import StartImage, check_prompt, options_from
+from .generation import (
+    GenerationOptions,
+    StartImage,
+    check_max_tokens,
+    check_prompt,
+    options_from,
+)
 from .images import check_image_host, check_image_url, prepare_image
 from .job import Job
 from .jobs import StartRequest
@@ -160,6 +166,22 @@ class Studio:
         if model not in allowed:
             raise InputError(Kind.MODEL_NOT_ALLOWED, model=model[:80])
 
+    async def _on_operators_key(
+        self,
+        options: GenerationOptions,
+        choice: KeyChoice,
+        who: Who,
+        known: list[str] | None = None,
+    ) -> None:
+        """What the operator's key may be spent on — an allowed video model, a bounded reply —
+        checked for every job that spends it, whatever made it (Generate, Again, a change)."""
+        if not choice.operator or self.runtime.demo:
+            return
+        check_max_tokens(options.max_tokens, self.settings.operator_max_tokens)
+        if known is None and self._needs_list(options.model, choice):
+            known = await self._models_to_check(who)
+        self.check_model(options.model, choice, known)
+
     async def start(
         self,
         form: Form,
@@ -186,11 +208,13 @@ class Studio:
             if choice.operator and not self.runtime.demo
             else None,
         )
-        if known_models is None and self._needs_list(options.model, choice):
-            known_models = await self._models_to_check(who)
-        self.check_model(options.model, choice, known_models)
+        await self._on_operators_key(options, choice, who, known_models)
         prompts = batch if batch is not None else [form.prompt]
         texts = [check_prompt(p, s.max_prompt_chars) for p in prompts]
+        if batch is not None:
+            waiting, limit = self.jobs.waiting_for(who.owner), 2 * s.max_batch
+            if waiting + len(texts) > limit:
+                raise InputError(Kind.BATCH_WAITING, count=waiting, limit=limit)
         count = 1 if batch is not None else _count(form.count)
         image, image_ref = await self._picture(form)
         visitor = self.runtime.visitor(who.owner, who.address)
@@ -274,6 +298,7 @@ class Studio:
             )
         else:
             raise InputError(Kind.NO_REMIX, format=parent.route or "?")
+        await self._on_operators_key(request.options, choice, who)
         return self.jobs.start(request, choice)
 
     async def again(self, job_id: object, who: Who) -> Job:
@@ -283,7 +308,10 @@ class Studio:
             raise InputError(Kind.NOT_FOUND_JOB)
         old = self.jobs.get(old.id) or old  # the whole record (messages)
         image, image_ref = self.jobs.picture_of(old), old.image_ref
+        if old.image and image is None:  # never a paid request without the picture it had
+            raise InputError(Kind.PICTURE_GONE)
         choice = self.choice(who)
+        await self._on_operators_key(old.options, choice, who)
         messages = conversation.first_messages(
             old.prompt, old.options, image.url if image else None
         )

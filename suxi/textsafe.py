@@ -118,3 +118,16 @@ def _clean_value(value: object) -> object:
     if isinstance(value, dict):
         return {clean_text(key): _clean_value(item) for key, item in value.items()}
     return value
+
+
+HIDDEN_KEY = "[key hidden]"
+KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_-])(?:sk|ak|pk|key)-[A-Za-z0-9_-]{8,}")
+
+
+def hide_keys(text: str, *keys: str | None) -> str:
+    """``text`` with the given keys, and anything shaped like a relay key (``sk-…``), hidden: a
+    relay that echoes a key in its error words must not put it on a page or in a file."""
+    for key in keys:
+        if key and len(key) >= 6 and key in text:
+            text = text.replace(key, HIDDEN_KEY)
+    return KEY_LIKE.sub(HIDDEN_KEY, text) if "-" in text else text

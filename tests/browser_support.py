@@ -150,6 +150,7 @@ def describe(page, app: AppServer | None) -> str:
     try:
         seen = f"cards: {json.dumps(cards(page), ensure_ascii=False)[:3000]}"
         seen += f"\npage errors: {getattr(page, 'errors', [])}"
+        seen += f"\nfollow trace: {page.evaluate('() => window.suxi.cards.trace')}"
     except Exception as err:  # the page itself may be the problem
         seen = f"(page unreadable: {err})"
     log = ""

@@ -279,3 +279,69 @@ def test_follow_streams_per_address_are_capped_and_given_back(app: AppProcess, j
     wait_for(lambda: app.http.post("/suxi/follow", json={"ids": []}).status_code == 200, 5)
     with app.http.stream("POST", "/suxi/follow", json=body) as again:
         assert again.status_code == 200
+
+
+def event_index(app: AppProcess, elem_id: str) -> int:
+    """The Gradio event index of the click on the component with ``elem_id`` (the page's own,
+    undocumented events: an attacker reads them from /config just the same)."""
+    config = app.http.get("/config").json()
+    ids = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id}
+    return next(
+        i
+        for i, dep in enumerate(config["dependencies"])
+        if any(target[0] in ids for target in dep.get("targets", []))
+    )
+
+
+def queue_call(app: AppProcess, fn_index: int, data: list) -> list[dict]:
+    """One call through Gradio's queue protocol, as a browser makes it; every message back."""
+    session = uuid.uuid4().hex
+    joined = app.http.post(
+        "/gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    messages = []
+    with app.http.stream("GET", f"/gradio_api/queue/data?session_hash={session}", timeout=30) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                message = json.loads(line[6:])
+                messages.append(message)
+                if message.get("msg") in ("process_completed", "close_stream"):
+                    break
+    return messages
+
+
+def file_input(app: AppProcess, index: int, elem_id: str | None, path: str) -> list:
+    """The event's inputs with its file input naming ``path`` (the others at their values)."""
+    config = app.http.get("/config").json()
+    components = {c["id"]: c for c in config["components"]}
+    data = []
+    for component in config["dependencies"][index]["inputs"]:
+        props = components[component].get("props", {})
+        is_file = components[component].get("type") == "file"
+        if is_file and (elem_id is None or props.get("elem_id") == elem_id):
+            data.append({"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "x.txt"})
+        else:
+            data.append(props.get("value"))
+    return data
+
+
+def test_a_file_on_the_server_is_no_upload(app: AppProcess):
+    """A batch "upload" that names the app's own requirements.txt must not turn its lines into
+    prompts (the reply would show them)."""
+    index = event_index(app, "batch-start")
+    before = len(app.my_videos(None))
+    final = queue_call(app, index, file_input(app, index, "batch-file", "requirements.txt"))[-1]
+    assert final.get("msg") == "process_completed" and not final.get("success"), final
+    assert "gradio==" not in json.dumps(final) and len(app.my_videos(None)) == before
+
+
+def test_an_endless_server_file_named_as_a_picture_does_not_freeze_the_app(app: AppProcess):
+    config = app.http.get("/config").json()
+    index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "generate")
+    data = file_input(app, index, None, "/dev/zero")
+    data[0] = "a prompt with an endless picture"
+    final = queue_call(app, index, data)[-1]
+    assert not final.get("success"), final
+    assert app.http.get("/", timeout=5).status_code == 200  # still answering at once

@@ -30,7 +30,7 @@ from ..errors import (
 from ..kinds import Kind
 from ..pinned import PinnedTransport
 from ..settings import Settings
-from ..textsafe import loads_json
+from ..textsafe import hide_keys, loads_json
 from ..urlgate import origin_of
 from .bodies import describe_body
 
@@ -76,13 +76,14 @@ async def read_capped(response: httpx.Response, cap: int, *, overflow_is_error: 
     return bytes(data[:cap])
 
 
-async def http_error(response: httpx.Response) -> SuxiError:
-    """The error an error status stands for, with the relay's own words."""
+async def http_error(response: httpx.Response, key: str | None = None) -> SuxiError:
+    """The error an error status stands for, with the relay's own words (any key in them
+    hidden: some relays quote the key they refused)."""
     raw = await read_capped(response, MAX_ERROR_BODY, overflow_is_error=False)
     status = response.status_code
     error = error_for_status(status)(
         f"HTTP {status}",
-        relay_text=describe_body(raw, response.headers.get("content-type", "")),
+        relay_text=hide_keys(describe_body(raw, response.headers.get("content-type", "")), key),
         status=status,
         retry_after=response.headers.get("retry-after"),
     )
@@ -159,7 +160,7 @@ class RelayHTTP:
             ) as response,
         ):
             if response.status_code >= 400:
-                raise await http_error(response)
+                raise await http_error(response, key)
             yield response
 
     async def call_json(
@@ -181,7 +182,7 @@ class RelayHTTP:
             ) as response,
         ):
             if response.status_code >= 400:
-                raise await http_error(response)
+                raise await http_error(response, key)
             if response.is_redirect:
                 raise BadReplyError("redirect", status=response.status_code)
             raw = await read_capped(response, cap, overflow_is_error=True)

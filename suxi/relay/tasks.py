@@ -8,6 +8,7 @@ bodies: the unified format (``/v1/video/create`` + ``/v1/video/query``), new-api
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -68,7 +69,8 @@ class TaskBackend:
             task_id = task_id_in(answer)
             if not task_id or not is_task_id(task_id):
                 # Accepted, maybe charged, but nothing to follow: never sent again.
-                raise NoTaskIdError("no id", relay_text=str(answer)[:200] if task_id else "")
+                shown = json.dumps(answer, ensure_ascii=False)[:200] if task_id else ""
+                raise NoTaskIdError("no id", relay_text=shown)
             yield TaskInfo(task_id)
             first_delay = self.http.settings.poll_interval
         elif not is_task_id(task_id):

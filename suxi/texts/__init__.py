@@ -51,7 +51,12 @@ def explain(kind: str, lang: str = "en", relay_text: str = "", **values: object)
     gave some."""
     if str(kind) == "rate_limit" and "wait" not in values:
         retry = str(values.pop("retry_after", "") or "")
-        values["wait"] = tr("seconds", lang, n=retry) if retry.isdigit() else tr("a_minute", lang)
+        if retry.isdigit() and int(retry) > 3600:
+            values["wait"] = tr("a_while", lang)  # a hostile or broken relay's huge number
+        else:
+            values["wait"] = (
+                tr("seconds", lang, n=retry) if retry.isdigit() else tr("a_minute", lang)
+            )
     text = tr(kind, lang, **values)
     relay_text = " ".join(str(relay_text or "").split())[:500]
     if relay_text and relay_text not in text:

@@ -54,6 +54,14 @@ KIND_TEXTS: dict[str, dict[str, str]] = {
         "en": "This relay takes a starting picture only as a web link: put the picture online and paste its https:// address instead of uploading it.",
         "zh": "这个中转站只接受图片链接作为起始图片：请把图片放到网上，然后粘贴它的 https:// 地址，而不是上传文件。",
     },
+    "picture_gone": {
+        "en": "The starting picture of this video is no longer kept here, so it cannot be made again as it was; start a new one with the picture.",
+        "zh": "这个视频的起始图片已不再保存，无法按原样再生成一次；请带上图片重新开始。",
+    },
+    "batch_waiting": {
+        "en": "You already have {count} prompts waiting in batches (at most {limit}); wait for them or stop a batch first.",
+        "zh": "你已有 {count} 个提示词在批量任务中等待（最多 {limit} 个），请等待它们完成或先停止一个批量任务。",
+    },
     "not_modifiable": {
         "en": "Only a finished video can be changed; open one that is done first.",
         "zh": "只能修改已完成的视频，请先打开一个已完成的视频。",
@@ -96,6 +104,10 @@ KIND_TEXTS: dict[str, dict[str, str]] = {
         "zh": "本小时你已用本站密钥使用了 {limit} 次提示词优化，请稍后再试或使用你自己的密钥。",
     },
     # — the relay refused the request —
+    "auth_site": {
+        "en": "The relay refused this site's API key (wrong, expired or used up): the site's owner must check it. Meanwhile you can use your own API key.",
+        "zh": "中转站拒绝了本站的 API 密钥（错误、已过期或额度用尽），需要本站管理者检查。你也可以先使用自己的 API 密钥。",
+    },
     "auth": {
         "en": "The relay refused the API key: it is wrong, expired or used up. Check the key.",
         "zh": "中转站拒绝了这个 API 密钥：密钥错误、已过期或额度已用尽，请检查密钥。",

@@ -189,6 +189,14 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "en": "This sends {n} paid requests with your own key. Go ahead?",
         "zh": "这将用你自己的密钥发送 {n} 个付费请求。继续吗？",
     },
+    "card_confirm_batch": {
+        "en": "This sends one paid request for every prompt in the list (and in the file, if you chose one), with your own key. Go ahead?",
+        "zh": "这会用你自己的密钥为列表（以及所选文件）中的每个提示词各发送一次付费请求。继续吗？",
+    },
+    "card_confirm_delete": {
+        "en": "Delete this video and its file? This cannot be undone.",
+        "zh": "删除这个视频及其文件吗？删除后无法恢复。",
+    },
     "card_group": {"en": "Try {i} of {n}", "zh": "第 {i} 个，共 {n} 个"},
     "card_batch": {
         "en": "Batch: {done} of {total} done, {failed} failed",
@@ -218,10 +226,19 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     "lib_select": {"en": "Select", "zh": "选择"},
     "lib_recovery": {"en": "Get my videos on another browser", "zh": "在其他浏览器上找回我的视频"},
     "lib_recovery_warn": {
-        "en": "This private link opens your library on any browser. Anyone who has it sees and can delete your videos: keep it like a password. It is shown once.",
-        "zh": "这个私密链接可在任何浏览器上打开你的视频库。拿到它的人都能查看和删除你的视频：请像密码一样保管。只显示一次。",
+        "en": "This private link opens your library on any browser. Anyone who has it sees and can delete your videos: keep it like a password.",
+        "zh": "这个私密链接可在任何浏览器上打开你的视频库。拿到它的人都能查看和删除你的视频：请像密码一样保管。",
     },
     # — words the messages use —
     "seconds": {"en": "{n} seconds", "zh": "{n} 秒"},
     "a_minute": {"en": "a minute", "zh": "一分钟"},
+    "a_while": {
+        "en": "a while (the relay asked for over an hour)",
+        "zh": "一段时间（中转站要求等待超过一小时）",
+    },
+    "nothing_to_stop": {
+        "en": "This video is not being made any more; there is nothing to stop.",
+        "zh": "这个视频已不在生成中，无需停止。",
+    },
+    "lib_count_one": {"en": "1 video", "zh": "共 1 个视频"},
 }

@@ -149,11 +149,18 @@ class Extras:
 
     async def balance(self, api_key: str, page_info: str, request: gr.Request):
         who = self.h.who(request, page_info=page_info, api_key=api_key)
+        hidden = gr.update(value="", visible=False), gr.update(visible=False)
         try:
             report = await self.studio.assist.balance(who)
         except InputError:
-            return gr.update(value="", visible=False)
-        if not report.shown:
-            return gr.update(value="", visible=False)
+            return hidden
+        if not report.shown:  # the operator's balance on a public site: not the visitor's
+            return hidden
         text = report.text(who.lang)
-        return gr.update(value=f"**{text}**" if report.low else text, visible=True)
+        shown = f"**{text}**" if report.low else text
+        return gr.update(value=shown, visible=True), gr.update(visible=True)
+
+    def storyboard_headers(self, page_info: str):
+        """The shot table's column names in the page's language (a table takes no gr.I18n)."""
+        lang = self.lang(page_info)
+        return gr.update(headers=[tr("ui_sb_seconds", lang), tr("ui_sb_scene", lang)])

@@ -270,13 +270,20 @@ class Handlers:
             yield update
 
     async def _follow(self, job: Job, who: Who) -> AsyncIterator[tuple]:
+        """Yield only what the outputs show differently: a snapshot that changed something
+        they do not show (a relay line, kept under Details) would cost Gradio a whole update
+        for nothing (bench/README.md, "Latency")."""
+        shown = None
         async for snapshot in self.studio.jobs.follow(job.id):
-            yield self._outputs(snapshot, who)
+            outputs = self._outputs(snapshot, who)
+            if outputs != shown:
+                shown = outputs
+                yield outputs
 
     def _outputs(self, job: Job, who: Who) -> tuple:
         video = data_path(self.studio.settings, job.file) if job.state == State.DONE else None
         return (
-            outcome(job, who.lang),
+            outcome(job, who.lang, shared=self.studio.settings.shared),
             str(video) if video else None,
             panel_html(job, who.lang, time.time()),
             job.id,
@@ -324,6 +331,6 @@ class Handlers:
         who = self.who(request, visitor=visitor)
         job = self.studio.stop(job_id, who)
         if job is None:
-            return explain("not_applicable", who.lang)
+            return tr("nothing_to_stop", who.lang)
         kind = "stopped_task" if job.task_id and job.route != "chat" else "cancelled"
         return explain(kind, who.lang)

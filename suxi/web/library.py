@@ -17,7 +17,9 @@ from ..runtime import data_path
 from ..studio import Studio, Who
 
 PAGE = 24
-MAX_ZIP = 100
+MAX_ZIP = 100  # videos in one .zip
+MAX_ZIP_BYTES = 2 * 1024**3  # …and bytes: each .zip is a temporary copy until it is sent
+ZIPS_AT_ONCE = asyncio.Semaphore(2)
 FILTERS = {
     "all": (),
     "done": (str(State.DONE),),
@@ -56,6 +58,15 @@ async def zip_response(studio: Studio, who: Who, body: dict[str, Any]) -> Respon
             files.append(path)
     if not files:
         return JSONResponse({"error": "nothing to download"}, status_code=404)
+    if sum(path.stat().st_size for path in files) > MAX_ZIP_BYTES:
+        return JSONResponse({"error": "too much at once: pick fewer videos"}, status_code=413)
+    if ZIPS_AT_ONCE.locked():
+        return JSONResponse({"error": "busy: try again in a moment"}, status_code=429)
+    async with ZIPS_AT_ONCE:
+        return await _zipped(files)
+
+
+async def _zipped(files: list) -> Response:
     with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
         pass  # only its name: the archive is written off the event loop below
 

@@ -103,7 +103,11 @@ class CardMaker:
     def __call__(self, job: Job, who: Who) -> dict[str, Any]:
         parent = self.studio.parent_of(job, who)
         data = card(
-            job, who.lang, typical=self.typical(job.model) if job.running else None, parent=parent
+            job,
+            who.lang,
+            typical=self.typical(job.model) if job.running else None,
+            parent=parent,
+            shared=self.studio.settings.shared,
         )
         if job.share_token:
             data["share_url"] = f"/s/{job.share_token}"
