@@ -9,6 +9,7 @@ My videos are drawn by ``assets/page.js`` and ``assets/library.js``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from suxi.runtime import Runtime
-from suxi.settings import Settings, load_settings
+from suxi.settings import Settings, SettingsError, load_settings
 from suxi.studio import Studio
 from suxi.texts import TABLE, ui_tables
 from suxi.ui.api import add_api
@@ -370,6 +371,8 @@ def create_app(runtime: Runtime) -> HeadScripts:
     # into Gradio's cache (one copy of each video; a deleted one is gone).
     gr.set_static_paths([settings.data_dir / "videos"])
     demo = build_demo(runtime, studio)
+    if settings.mcp and importlib.util.find_spec("mcp") is None:
+        raise SettingsError('SUXI_MCP=1 needs the mcp package: pip install "mcp>=1.21,<2"')
     if settings.mcp:
         from suxi.mcptools import McpTools, add_tools
 
@@ -397,8 +400,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # httpx logs every URL it fetches at INFO: signed video links and task ids stay out of logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = load_settings()
-    app = create_app(Runtime(settings))
+    try:
+        settings = load_settings()
+        app = create_app(Runtime(settings))
+    except SettingsError as err:  # a setting the app cannot use: say which, not a traceback
+        raise SystemExit(f"error: {err}") from None
     on_space = bool(os.environ.get("SPACE_ID"))
     host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)

@@ -61,3 +61,18 @@ def test_lists_and_the_relay_origin():
     )
     assert s.allowed_models == ("veo3", "sora-2")
     assert s.base_url == "http://127.0.0.1:8080" and s.relay_origin == "http://127.0.0.1:8080"
+
+
+def test_the_app_refuses_a_bad_setting_with_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUXI_")}
+    env.update(SUXI_READ_TIMEOUT="soon", SUXI_DATA_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "error: SUXI_READ_TIMEOUT must be a number, got 'soon'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
