@@ -228,7 +228,7 @@ def test_open_modify_check_stop_and_delete_answer_in_plain_sentences(app: AppPro
     assert app.call(job_id, None, api_name="/delete_job").startswith("Deleted, together with")
     status, video, shown_prompt, _ = app.call(job_id, None, api_name="/open_job")
     assert status.startswith("There is no such video") and video is None and shown_prompt == ""
-    assert app.call(job_id, None, api_name="/stop").startswith("This video is done or still")
+    assert app.call(job_id, None, api_name="/stop").startswith("This video is not being made")
 
 
 def test_a_relay_error_ends_in_one_sentence_with_the_relays_words(app, relay, scripts):

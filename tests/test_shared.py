@@ -23,7 +23,7 @@ ALICE, BOB = "alice-" + uuid.uuid4().hex, "bob-" + uuid.uuid4().hex
 FORGED = "forged-" + uuid.uuid4().hex
 SAMPLE = DEFAULT_VIDEO.read_bytes()
 NOT_FOUND = "There is no such video in your list (it may have been deleted)."
-NOTHING_TO_CHECK = "This video is done or still being made; there is nothing to check."
+NOTHING_TO_STOP = "This video is not being made any more; there is nothing to stop."
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_the_api_shows_and_touches_only_ones_own_jobs(app: AppProcess, relay, jo
         assert (status, video, prompt, shown_id) == (NOT_FOUND, None, "", "")
         assert app.call(job_id, BOB, api_name="/delete_job") == NOT_FOUND
         assert tuple(app.call(job_id, BOB, "", api_name="/check_again")) == (NOT_FOUND, None)
-        assert app.call(job_id, BOB, api_name="/stop") == NOTHING_TO_CHECK
+        assert app.call(job_id, BOB, api_name="/stop") == NOTHING_TO_STOP
     before = len(relay.creates())
     status, video, _panel, job_id = app.call(
         jobs["done"], "Make it blue", 1000, True, BOB, "", "", "auto", "auto", api_name="/modify"
