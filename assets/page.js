@@ -213,6 +213,8 @@
       }
       let entry = this.byId.get(data.id);
       const before = entry ? entry.data : null;
+      // An action's answer and the follow stream can cross: never step back to an older snapshot.
+      if (before && before.updated > data.updated) return;
       if (!entry) {
         entry = { node: el("article", "suxi-card"), data };
         entry.node.dataset.job = data.id;

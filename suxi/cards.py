@@ -165,6 +165,7 @@ def card(
         "percent": 100.0 if job.state == State.DONE else job.percent,
         "created": job.created,
         "finished": job.finished,
+        "updated": job.updated,  # the page keeps the newest snapshot of a card
         "eta": eta,
         "hint": hint,
         "prompt": job.prompt,

@@ -225,6 +225,14 @@ class Jobs:
             task.cancel()
         return job
 
+    async def settled(self, job_id: str, timeout: float = 5.0) -> Job | None:
+        """The job once its runner has ended — a stop is recorded a moment after the runner is
+        cancelled — or as it stands after ``timeout`` seconds."""
+        task = self._tasks.get(job_id)
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=timeout)
+        return self.get(job_id)
+
     def delete(self, job_id: str) -> bool:
         job = self.get(job_id)
         if job is None:

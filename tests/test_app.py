@@ -231,6 +231,27 @@ def test_open_modify_check_stop_and_delete_answer_in_plain_sentences(app: AppPro
     assert app.call(job_id, None, api_name="/stop").startswith("This video is not being made")
 
 
+def test_stop_on_a_card_answers_with_the_stopped_card_not_the_moment_before(app, relay):
+    # The page applies the answer and the follow stream's frames in whatever order they come:
+    # an answer showing the job still running would put the card back to "queued" for good.
+    visitor = "stopper-" + new_prompt("v").replace(" ", "-")
+    relay.push_task(TaskPlan((Frame(0, "running", 10),)))  # never finishes
+    client = app.client()
+    prompt = new_prompt("A kite that never lands")
+    _call, (_status, _video, _panel, job_id) = app.begin(
+        client, *inputs(prompt, visitor=visitor, model="veo3")
+    )
+    (running,) = app.library(visitor, search=prompt)["cards"]
+    assert running["running"] is True, running
+    answer = app.act(visitor, "stop", job_id)
+    card = answer["card"]
+    assert answer["ok"] and card["state"] == "cancelled" and card["running"] is False, card
+    assert card["updated"] > running["updated"]
+    (followed,) = app.follow(visitor, [job_id])
+    assert followed["state"] == "cancelled" and followed["updated"] == card["updated"]
+    app.close_later(client)
+
+
 def test_a_relay_error_ends_in_one_sentence_with_the_relays_words(app, relay, scripts):
     prompt = new_prompt("A corgi surfing")
     scripts.scripts[prompt] = error_reply(401, {"error": {"message": "无效的令牌", "type": "x"}})

@@ -389,6 +389,12 @@ def test_stop_says_what_it_means_for_money(browser, slow_app: AppServer):
         assert "may still charge" in stopped["status"], stopped
         time.sleep(0.2)
         assert [j["state"] for j in slow_app.jobs() if j["prompt"] == prompt] == ["cancelled"]
+        # A snapshot from before the stop (an answer crossing the stream) must not undo it.
+        page.evaluate("""() => {
+          const [entry] = [...window.suxi.cards.byId.values()];
+          window.suxi.cards.update({ ...entry.data, state: "queued", state_word: "Queued", running: true, updated: entry.data.updated - 1 });
+        }""")
+        assert wait_card(page, slow_app, prompt, ("cancelled",))["stop"] is None
 
 
 # ── formats, pictures, the phone in Chinese ─────────────────────────────────────────────────

@@ -233,10 +233,10 @@ async def _act(studio: Studio, make_card, who: Who, body: dict[str, Any]) -> dic
         return {"ok": False, "message": explain("nothing_picked", lang)}
     if action == "stop":
         job = studio.stop(job_id, who)
-        return {
-            "ok": job is not None,
-            "card": make_card(studio.jobs.get(job.id) or job, who) if job else None,
-        }
+        if job is not None:
+            # The card sent back shows the stop itself, not the moment before it.
+            job = await studio.jobs.settled(job.id) or job
+        return {"ok": job is not None, "card": make_card(job, who) if job else None}
     if action == "delete":
         ok = studio.delete(job_id, who)
         return {"ok": ok, "message": explain("deleted" if ok else "not_found_job", lang)}
