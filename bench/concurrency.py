@@ -1,231 +1,155 @@
 """How many visitors can generate at once: N visitors each start one T-second generation.
 
-For each N (default 1, 16, 64, 256) a fresh ``python app.py`` (SUXI_MAX_JOBS=256,
-SUXI_MAX_QUEUE=512) runs against the simulated relay in its own process, whose every job lasts
-T seconds with a progress line each second. N gradio_client Clients (separate sessions) are
-built first, then all press Generate at once. Reported per N: the time until every job was
-running (its first output had arrived), the total wall time ÷ T, failures, and the app's peak
-RSS and CPU seconds over the phase. A baseline runs the same N=16 with SUXI_MAX_JOBS=1 (Gradio's
-one-at-a-time default), stopped after ``--cap`` × T.
+For each N a fresh ``python app.py`` (local mode, SUXI_SHARED=0; SUXI_MAX_JOBS = N + 8 so that
+every chat stream gets a slot, SUXI_MAX_QUEUE ≥ 512) runs against the simulated relay in its own
+process, whose every job lasts T seconds with a progress line each second. All N visitors press
+Generate at once (``--via``: ``raw`` = ``/generate`` over httpx, ``page`` = the page's Generate
+and ``POST /suxi/follow``, ``gc`` = gradio_client, for small N) and follow their job to the end.
+Meanwhile ``bench/probe.py`` (its own process) times ``/my_videos`` and ``POST /suxi/library``
+back to back.
 
-    python bench/concurrency.py            # N = 1, 16, 64, 256 with T = 20 s, plus the baseline
-    python bench/concurrency.py --quick    # N = 1, 16 with T = 5 s, plus the baseline
+Reported per N: the app's own clock (its SQLite file: each job's created → finished, the
+slowest one and the span first created → last finished, ÷ T), how many started, finished,
+failed and were refused, when the last one started (its first update on the wire), the
+progress-line latency, ``/my_videos`` p95, and CPU of the app, the relay and the load generator.
+
+    python bench/run.py concurrency                       # N = 64, 256, 1024 (raw), T = 20 s
+    python bench/run.py concurrency --quick               # N = 16, 64, T = 10 s
+    python bench/run.py concurrency --ns 16 --via gc      # gradio_client visitors
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import procs
+from bench.stats import ms_summary, print_table, print_targets, r
+from bench.wave import latencies, run_wave, stamps
 
-from _common import (
-    STREAMS,
-    Phase,
-    Proc,
-    close_clients,
-    finish,
-    machine,
-    make_clients,
-    mb,
-    median,
-    pct,
-    print_table,
-    rss_bytes,
-    run_main,
-    server_side_jobs,
-    start_app,
-    start_relay,
-    submit_all,
-    wait_visits,
-)
-
-TARGET_WALL_OVER_T_AT_64 = 1.15
+TARGET_OVER_T = 1.15
+TARGET_LIGHT_P95_S = 1.0
 
 
-def run_one(
-    tmp: Path, relay_url: str, relay: Proc, n: int, seconds: float, max_jobs: int, cap: float
-) -> dict[str, Any]:
-    label = f"n{n}-jobs{max_jobs}"
-    app, url = start_app(tmp, relay_url, max_jobs=max_jobs, max_queue=512, name=f"app-{label}")
-    clients: list[Any] = []
+def run_one(ctx, relay: procs.Proc, relay_url: str, n: int, seconds: float, args) -> dict:
+    app = procs.start_app(
+        ctx.tmp,
+        relay_url,
+        name=f"app-n{n}-{args.via}",
+        SUXI_MAX_JOBS=n + 8,
+        SUXI_MAX_QUEUE=max(512, n),
+    )
+    probe = procs.start_probe(ctx.tmp, app.url, every=args.probe_every, name=f"probe-n{n}")
     try:
-        idle_rss = rss_bytes(app.pid)
-        t = time.time()
-        clients = make_clients(url, n)
-        setup = time.time() - t
-        phase = Phase({"app": app.pid, "relay": relay.pid})
-        visits = submit_all(clients)
-        t0 = visits[0].submitted
-        submit_s = time.time() - t0
-        wait_visits(visits, timeout=t0 + cap - time.time())
-        usage = phase.end()
-        server = server_side_jobs(app.data_dir)
-        streams = [dict(x) for x in STREAMS if x.get("t", x.get("opened", 0)) >= t0 - 1]
-        STREAMS.clear()
-        firsts = [v.first_output for v in visits]
-        running = [f - t0 for f in firsts if f is not None]
-        finished = [v for v in visits if v.finished is not None and v.ok]
-        durations = [v.finished - v.submitted for v in finished]
-        all_done = len(finished) == n
-        wall = max(v.finished for v in finished) - t0 if all_done else None
-        errors = sorted(
-            {
-                v.error or (str(v.result[0])[:120] if v.result else "?")
-                for v in visits
-                if not v.ok and v.error != "unfinished"
-            }
-        )
-        from latency import samples, summary  # the same measure as bench/latency.py
-
-        wire = [x for v in visits for x in samples(v)[0]]
-        return {
-            "n": n,
-            "max_jobs": max_jobs,
-            "progress_latency_wire": summary(wire),
-            "server_side": server,
-            "seconds": seconds,
-            "cap_s": cap,
-            "client_setup_s": round(setup, 2),
-            "submit_loop_s": round(submit_s, 3),
-            "running": len(running),
-            "all_running_s": round(max(running), 3) if len(running) == n else None,
-            "first_output_p50_s": _r(pct(running, 50)),
-            "finished_ok": len(finished),
-            "unfinished_at_cap": sum(1 for v in visits if v.error == "unfinished"),
-            "failures": sum(1 for v in visits if not v.ok and v.error != "unfinished"),
-            "failure_kinds": errors[:10],
-            "wall_s": _r(wall),
-            "wall_over_T": _r(wall / seconds if wall else None),
-            "job_s_p50": _r(median(durations)),
-            "job_s_max": _r(max(durations) if durations else None),
-            "app_idle_rss_mb": mb(idle_rss),
-            "usage": usage,
-            "visits": [v.timeline(t0) for v in visits],
-            "streams_closed_early": [
-                {
-                    k: (round(v - t0, 3) if k in ("opened", "closed", "t") else v)
-                    for k, v in x.items()
-                }
-                for x in streams
-                if x.get("pending_at_close") or x.get("error") or "message" in x
-            ][:50],
-            "app_log_tail": app.tail(40),
-        }
+        time.sleep(2.0)  # the probe's first, idle calls
+        idle_rss = procs.rss_bytes(app.pid)
+        usage = procs.Usage({"app": app.pid, "relay": relay.pid})
+        t0 = time.time()
+        seen = run_wave(app.url, n, args.via, timeout=args.cap * seconds, spread=args.spread)
+        t_end = time.time()
+        used = usage.end()
+        light = procs.stop_probe(probe)
+        server = procs.server_side_jobs(app.data_dir)
     finally:
-        close_clients(clients)
+        probe.stop()
         app.stop()
+    return summarize(n, seconds, seen, server, light, used, relay, t0, t_end, idle_rss, args)
 
 
-def _r(x: float | None, digits: int = 3) -> float | None:
-    return None if x is None else round(x, digits)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N = 1, 16 with T = 5 s")
-    parser.add_argument("--seconds", "-T", type=float, default=None, help="job length (20)")
-    parser.add_argument("--ns", default=None, help="comma-separated N (1,16,64,256)")
-    parser.add_argument("--cap", type=float, default=3.0, help="stop a run after cap × T")
-    parser.add_argument("--no-baseline", action="store_true")
-    args = parser.parse_args()
-    seconds = args.seconds or (5.0 if args.quick else 20.0)
-    spec = args.ns if args.ns is not None else ("1,16" if args.quick else "1,16,64,256")
-    ns = [int(x) for x in spec.split(",") if x.strip()]  # --ns "" runs only the baseline
-    cap = args.cap * seconds
-
-    tmp = Path(tempfile.mkdtemp(prefix="suxi-bench-concurrency-"))
-    results: dict[str, Any] = {
-        "benchmark": "concurrency",
-        "machine": machine(),
-        "params": {"seconds": seconds, "every": 1.0, "ns": ns, "cap_s": cap},
-        "runs": [],
+def summarize(n, seconds, seen, server, light, used, relay, t0, t_end, idle_rss, args) -> dict:
+    started = [s.first - t0 for s in seen if s.first is not None]
+    ok = [s for s in seen if s.ok]
+    failures = [s for s in seen if not s.ok and not s.refused]
+    kinds = sorted({str(s.error)[:120] for s in failures})[:8]
+    during = {
+        name: [d for t, d, e in rows if t0 <= t <= t_end and d is not None and not e]
+        for name, rows in light.items()
     }
-    relay: Proc | None = None
-    code = 0
-    try:
-        relay, relay_url = start_relay(tmp, seconds, 1.0)
-        plan = [(n, 256) for n in ns]
-        if not args.no_baseline:
-            plan.append((16, 1))
-        for n, max_jobs in plan:
-            print(f"… N={n} SUXI_MAX_JOBS={max_jobs} T={seconds:g}s", flush=True)
-            run = run_one(tmp, relay_url, relay, n, seconds, max_jobs, cap)
-            results["runs"].append(run)
-            print(
-                f"  running after {run['all_running_s']} s, wall {run['wall_s']} s, "
-                f"ok {run['finished_ok']}/{n}, failures {run['failures']}",
-                flush=True,
-            )
-    except Exception:
-        traceback.print_exc()
-        results["error"] = traceback.format_exc()
-        code = 1
-    finally:
-        if relay is not None:
-            relay.stop()
+    light_errors = sum(1 for rows in light.values() for _t, _d, e in rows if e)
+    lat = latencies(seen, stamps(relay.lines(), t0))
+    slowest = server.get("job_s_max")
+    span = server.get("first_created_to_last_done_s")
+    return {
+        "n": n,
+        "via": args.via,
+        "seconds": seconds,
+        "started": len(started),
+        "all_started_s": r(max(started)) if len(started) == n else None,
+        "finished_ok": len(ok),
+        "failures": len(failures),
+        "refused": sum(s.refused for s in seen),
+        "failure_kinds": kinds,
+        "server_side": server,
+        "slowest_job_over_T": r(slowest / seconds) if slowest else None,
+        "span_over_T": r(span / seconds) if span else None,
+        "client_wall_over_T": r((max(s.completed for s in ok) - t0) / seconds)
+        if len(ok) == n
+        else None,
+        "updates_per_visitor": r(sum(s.updates for s in seen) / max(n, 1), 1),
+        "progress_latency_wire": ms_summary(lat),
+        "my_videos": ms_summary(during.get("my_videos", [])),
+        "library": ms_summary(during.get("library", [])),
+        "light_errors": light_errors,
+        "app_idle_rss_mb": procs.mb(idle_rss),
+        "usage": used,
+    }
 
-    rows = []
-    for r in results["runs"]:
-        app = r["usage"]["app"]
-        rows.append(
-            [
-                r["n"],
-                r["max_jobs"],
-                r["client_setup_s"],
-                r["all_running_s"],
-                r["wall_s"],
-                r["wall_over_T"],
-                f"{r['finished_ok']}/{r['n']}",
-                r["failures"],
-                r["unfinished_at_cap"],
-                app["rss_peak_mb"],
-                app["cpu_s"],
-                r["usage"]["relay"]["cpu_s"],
-                r["usage"]["bench_process_cpu_s"],
-                r["usage"]["other_processes_cpu_s"],
-            ]
+
+def main(argv: list[str], ctx) -> int:
+    parser = argparse.ArgumentParser(prog="run.py concurrency", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 16, 64 with T = 10 s")
+    parser.add_argument("-T", "--seconds", type=float, default=None, help="job length (20)")
+    parser.add_argument("--ns", default=None, help="comma-separated N (64,256,1024)")
+    parser.add_argument("--via", choices=("raw", "page", "gc"), default="raw")
+    parser.add_argument("--cap", type=float, default=4.0, help="give up after cap × T")
+    parser.add_argument("--spread", type=float, default=0.0, help="seconds to start all N")
+    parser.add_argument("--probe-every", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (10.0 if args.quick else 20.0)
+    ns = [int(x) for x in (args.ns or ("16,64" if args.quick else "64,256,1024")).split(",")]
+    ctx.suffix = ("-quick" if args.quick else "") + ("" if args.via == "raw" else f"-{args.via}")
+    ctx.results["params"] = {"seconds": seconds, "ns": ns, "via": args.via, "cap": args.cap}
+    relay, relay_url = procs.start_relay(ctx.tmp, "--seconds", str(seconds), "--every", "1")
+    runs: list[dict[str, Any]] = []
+    ctx.results["runs"] = runs
+    for n in ns:
+        print(f"… N={n} T={seconds:g}s via {args.via}", flush=True)
+        run = run_one(ctx, relay, relay_url, n, seconds, args)
+        runs.append(run)
+        print(
+            f"  ok {run['finished_ok']}/{n}, failed {run['failures']}, refused {run['refused']},"
+            f" slowest job {run['slowest_job_over_T']}×T, /my_videos p95"
+            f" {run['my_videos']['p95_ms']} ms",
+            flush=True,
         )
+    relay.stop()
     print()
     print_table(
+        ["N", "via", "started", "all_started_s", "ok", "fail", "refused", "slowest/T", "span/T",
+         "lat_p50_ms", "lat_p95_ms", "my_videos_p95_ms", "library_p95_ms", "app_cpu_%",
+         "app_peak_MB", "loadgen_cpu_%"],
         [
-            "N",
-            "max_jobs",
-            "setup_s",
-            "all_running_s",
-            "wall_s",
-            "wall/T",
-            "ok",
-            "fail",
-            "unfinished",
-            "app_peak_MB",
-            "app_cpu_s",
-            "relay_cpu_s",
-            "bench_cpu_s",
-            "others_cpu_s",
+            [x["n"], x["via"], x["started"], x["all_started_s"], x["finished_ok"], x["failures"],
+             x["refused"], x["slowest_job_over_T"], x["span_over_T"],
+             x["progress_latency_wire"]["p50_ms"], x["progress_latency_wire"]["p95_ms"],
+             x["my_videos"]["p95_ms"], x["library"]["p95_ms"],
+             x["usage"]["app"]["cpu_pct_of_one_core"], x["usage"]["app"]["rss_peak_mb"],
+             x["usage"]["loadgen"]["cpu_pct_of_one_core"]]
+            for x in runs
         ],
-        rows,
-    )
-    verdicts = {}
-    for r in results["runs"]:
-        if r["max_jobs"] == 256 and r["n"] == 64:
-            verdicts["64_within_1.15T"] = bool(
-                r["wall_over_T"] is not None and r["wall_over_T"] <= TARGET_WALL_OVER_T_AT_64
+    )  # fmt: skip
+    targets: dict[str, Any] = {}
+    for x in runs:
+        light_ok = x["my_videos"]["p95_ms"] is not None and x["my_videos"]["p95_ms"] < 1000
+        clean = x["failures"] == 0 and x["refused"] == 0 and x["started"] == x["n"]
+        if x["n"] == 256:
+            targets["256_within_1.15T_app_clock"] = (
+                x["slowest_job_over_T"] is not None and x["slowest_job_over_T"] <= TARGET_OVER_T
             )
-        if r["max_jobs"] == 256 and r["n"] == 256:
-            verdicts["256_no_failures"] = r["failures"] == 0 and r["finished_ok"] == 256
-    results["targets"] = verdicts
-    if verdicts:
-        print(
-            "targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in verdicts.items())
-        )
-    return finish("concurrency", results, tmp, code, quick=args.quick)
-
-
-if __name__ == "__main__":
-    run_main(main)
+        if x["n"] == 1024:
+            targets["1024_all_started_no_failures_none_refused"] = clean
+        targets[f"{x['n']}_my_videos_p95_below_1s"] = light_ok
+    ctx.results["targets"] = targets
+    print_targets(targets)
+    return 0

@@ -1,17 +1,19 @@
-"""Time to play: saving the finished video.
+"""One copy of each video: the time to keep a big video, in-process and through the app, and
+the disk it takes.
 
-Part 1 (in-process): ``RelayClient.download()`` on asyncio, from the simulated relay (own
-process) serving a 10 MB and a 200 MB file of random bytes. Reported per size: seconds, MB/s and
-the peak RSS growth of this process during the download (RSS sampled every 10 ms in a background
-thread, against the RSS just before). Target: growth < 20 MB for 200 MB.
+Part 1, in-process: ``suxi.relay.fetch.fetch_file`` on asyncio, from the simulated relay (own
+process) serving a 10 MB and a 200 MB file of random bytes: seconds, MB/s and this process's
+peak RSS growth (sampled every 10 ms).
 
-Part 2 (whole path, optional: ``--no-app`` skips it): a one-visitor generation through
-``python app.py`` whose relay hands out the same file as the video; reported is the time from the
-relay sending the video URL to the visitor receiving the finished job (state done, video set),
-and the app's RSS growth and CPU over that time.
+Part 2, through the app: one generation whose relay hands out the same file as the video, for
+each kind of visitor (``raw``: ``/generate``; ``page``: the cards over ``POST /suxi/follow``).
+Time to play = the visitor receives the finished job − the relay sent the video link (the link
+follows the last stamped progress line at once, ``bench/relay_scripts.py``). Then the disk:
+every file under the app's data folder and under GRADIO_TEMP_DIR (Gradio's cache), so a second
+copy of the video would show.
 
-    python bench/download.py
-    python bench/download.py --quick     # 10 MB and 50 MB, one repetition, no app
+    python bench/run.py download
+    python bench/run.py download --quick      # 10 and 50 MB, one repetition
 """
 
 from __future__ import annotations
@@ -19,45 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import sys
-import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
-    APP_ROOT,
-    KEY,
-    Phase,
-    RssSampler,
-    close_clients,
-    finish,
-    machine,
-    make_clients,
-    mb,
-    print_table,
-    rss_bytes,
-    run_main,
-    start_app,
-    start_relay,
-    submit_all,
-    wait_visits,
-)
-
-sys.path.insert(0, str(APP_ROOT))  # suxi of the app under test
-
-STAMP = re.compile(r"⏱(\d{9,11}\.\d+)")
-TARGET_GROWTH_MB_200 = 20.0
+from bench import procs
+from bench.stats import print_table, print_targets, r
+from bench.wave import run_wave, stamps
 
 
 def make_file(path: Path, size_mb: int) -> Path:
-    """Random bytes, written 1 MB at a time (so this process never holds the file)."""
-    if path.exists() and path.stat().st_size == size_mb * 2**20:
-        return path
+    """Random bytes, written 1 MB at a time (this process never holds the file)."""
     with path.open("wb") as f:
         for _ in range(size_mb):
             f.write(os.urandom(2**20))
@@ -65,34 +39,29 @@ def make_file(path: Path, size_mb: int) -> Path:
 
 
 async def in_process(relay_url: str, tmp: Path, sizes: list[int], reps: int) -> list[dict]:
-    from suxi.client import RelayClient
+    from suxi.relay.fetch import fetch_file
+    from suxi.relay.http import RelayHTTP
     from suxi.settings import Settings
 
     settings = Settings(
-        api_key=KEY,
-        base_url=relay_url,
-        data_dir=tmp / "inproc-data",
-        download_timeout=600.0,
+        api_key=procs.KEY, base_url=relay_url, data_dir=tmp / "inproc", download_timeout=600.0
     )
-    client = RelayClient(settings)
-    dest_dir = tmp / "inproc-data" / "videos"
+    http = RelayHTTP(settings)
     rows = []
     try:
-        # Warm up: the HTTP client, the CA bundle and the code paths are loaded once.
-        await client.download(f"{relay_url}/files/sample.mp4", dest_dir / "warm.mp4")
-        sampler = RssSampler(os.getpid(), every=0.01).start()
+        await fetch_file(http, f"{relay_url}/files/sample.mp4", tmp / "inproc" / "warm.mp4")
+        sampler = procs.RssSampler(os.getpid(), every=0.01)
         try:
             for size in sizes:
                 for rep in range(reps):
-                    dest = dest_dir / f"v{size}-{rep}.mp4"
+                    dest = tmp / "inproc" / f"v{size}-{rep}.mp4"
                     await asyncio.sleep(0.05)
                     before = sampler.reset()
                     t = time.perf_counter()
-                    result = await client.download(f"{relay_url}/files/v{size}.mp4", dest)
+                    got = await fetch_file(http, f"{relay_url}/files/v{size}.mp4", dest)
                     seconds = time.perf_counter() - t
                     await asyncio.sleep(0.03)  # one more sample after the end
-                    growth = sampler.peak - before
-                    assert result.size == size * 2**20, result
+                    assert got.size == size * 2**20, got
                     dest.unlink()
                     rows.append(
                         {
@@ -100,133 +69,101 @@ async def in_process(relay_url: str, tmp: Path, sizes: list[int], reps: int) -> 
                             "rep": rep,
                             "seconds": round(seconds, 3),
                             "mb_per_s": round(size / seconds, 1),
-                            "rss_before_mb": mb(before),
-                            "rss_growth_peak_mb": mb(growth),
-                            "rss_samples": sampler.samples,
+                            "rss_growth_peak_mb": procs.mb(sampler.peak - before),
                         }
                     )
-                    print(f"  {size} MB #{rep}: {seconds:.2f} s, +{mb(growth)} MB", flush=True)
+                    print(f"  {size} MB #{rep}: {seconds:.2f} s", flush=True)
         finally:
             sampler.stop()
     finally:
-        await client.aclose()
+        await http.aclose()
     return rows
 
 
-def through_app(tmp: Path, size: int, path: Path) -> dict[str, Any]:
-    """One generation whose video is the big file: URL sent → visitor sees the job done."""
-    relay, relay_url = start_relay(
-        tmp, 2.0, 1.0, files={f"v{size}.mp4": path}, video=f"/files/v{size}.mp4"
+def disk(folder: Path) -> dict[str, Any]:
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    big = [p for p in files if p.stat().st_size > 2**20]
+    return {
+        "files": len(files),
+        "mb": procs.mb(sum(p.stat().st_size for p in files)),
+        "files_over_1mb": [str(p.relative_to(folder)) for p in big],
+    }
+
+
+def through_app(ctx, size: int, path: Path, via: str) -> dict[str, Any]:
+    served = ("--file", f"v{size}.mp4={path}", "--video", f"/files/v{size}.mp4")
+    relay, relay_url = procs.start_relay(
+        ctx.tmp, "--seconds", "2", *served, name=f"relay-{size}-{via}"
     )
-    clients: list[Any] = []
-    app = None
+    app = procs.start_app(ctx.tmp, relay_url, name=f"app-{size}-{via}")
     try:
-        app, url = start_app(tmp, relay_url, name=f"app-dl{size}")
-        clients = make_clients(url, 1)
-        idle = rss_bytes(app.pid)
-        phase = Phase({"app": app.pid})
-        visits = submit_all(clients)
-        wait_visits(visits, timeout=120)
-        usage = phase.end()
-        v = visits[0]
-        stamps = [
-            float(s)
-            for o in v.outputs
-            if isinstance(o, (list, tuple)) and len(o) > 2
-            for s in STAMP.findall(str(o[2]))
-        ]
-        url_sent = max(stamps) if stamps else None  # the video line follows the last stamp
-        done = v.completed_wire
-        return {
-            "size_mb": size,
-            "ok": v.ok,
-            "error": v.error,
-            "url_to_done_s": round(done - url_sent, 3) if done and url_sent else None,
-            "app_rss_idle_mb": mb(idle),
-            "app_rss_growth_peak_mb": round(usage["app"]["rss_peak_mb"] - mb(idle), 1),
-            "app_cpu_s_whole_job": usage["app"]["cpu_s"],
-            "usage": usage,
-        }
+        idle = procs.rss_bytes(app.pid)
+        usage = procs.Usage({"app": app.pid}, rss_every=0.01)
+        t0 = time.time()
+        seen = run_wave(app.url, 1, via, timeout=300)[0]
+        used = usage.end()
+        sent = stamps(relay.lines(), t0)
+        url_sent = max(sent.values()) if sent else None
+        data = disk(app.data_dir)
+        cache = disk(ctx.tmp / f"app-{size}-{via}-gradio-tmp")
     finally:
-        close_clients(clients)
-        if app is not None:
-            app.stop()
+        app.stop()
         relay.stop()
+    done = seen.completed
+    return {
+        "size_mb": size,
+        "via": via,
+        "ok": seen.ok,
+        "error": seen.error,
+        "url_to_done_s": r(done - url_sent) if done and url_sent else None,
+        "app_rss_growth_peak_mb": r(used["app"]["rss_peak_mb"] - procs.mb(idle), 1),
+        "app_cpu_s": used["app"]["cpu_s"],
+        "data_dir": data,
+        "gradio_cache": cache,
+        "copies_on_disk": len(data["files_over_1mb"]) + len(cache["files_over_1mb"]),
+    }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+def main(argv: list[str], ctx) -> int:
+    parser = argparse.ArgumentParser(prog="run.py download", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 and 50 MB, one repetition")
     parser.add_argument("--reps", type=int, default=None)
-    parser.add_argument("--no-app", action="store_true", help="skip the whole-path part")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [10, 50] if args.quick else [10, 200]
     reps = args.reps or (1 if args.quick else 3)
-
-    tmp = Path(tempfile.mkdtemp(prefix="suxi-bench-download-"))
-    files = {size: make_file(tmp / f"v{size}.bin", size) for size in sizes}
-    results: dict[str, Any] = {
-        "benchmark": "download",
-        "machine": machine(),
-        "params": {"sizes_mb": sizes, "reps": reps, "chunk_kb": 256},
-        "in_process": [],
-        "through_app": [],
-    }
-    code = 0
-    relay = None
-    try:
-        relay, relay_url = start_relay(
-            tmp, 1.0, 1.0, files={f"v{s}.mp4": p for s, p in files.items()}
-        )
-        print("… RelayClient.download() in this process", flush=True)
-        results["in_process"] = asyncio.run(in_process(relay_url, tmp, sizes, reps))
-        relay.stop()
-        relay = None
-        if not (args.no_app or args.quick):
-            for size in sizes:
-                print(f"… whole path through app.py, {size} MB", flush=True)
-                results["through_app"].append(through_app(tmp, size, files[size]))
-    except Exception:
-        traceback.print_exc()
-        results["error"] = traceback.format_exc()
-        code = 1
-    finally:
-        if relay is not None:
-            relay.stop()
-        for p in files.values():
-            p.unlink(missing_ok=True)
-
+    ctx.suffix = "-quick" if args.quick else ""
+    ctx.results["params"] = {"sizes_mb": sizes, "reps": reps}
+    files = {size: make_file(ctx.tmp / f"v{size}.bin", size) for size in sizes}
+    relay, relay_url = procs.start_relay(
+        ctx.tmp, *(a for s, p in files.items() for a in ("--file", f"v{s}.mp4={p}"))
+    )
+    print("… fetch_file in this process", flush=True)
+    rows = asyncio.run(in_process(relay_url, ctx.tmp, sizes, reps))
+    relay.stop()
+    apps = []
+    for size in sizes:
+        for via in ("raw", "page"):
+            print(f"… through the app, {size} MB, via {via}", flush=True)
+            apps.append(through_app(ctx, size, files[size], via))
+    ctx.results.update({"in_process": rows, "through_app": apps})
     print()
     print_table(
         ["size_MB", "rep", "seconds", "MB/s", "rss_growth_MB"],
-        [
-            [r["size_mb"], r["rep"], r["seconds"], r["mb_per_s"], r["rss_growth_peak_mb"]]
-            for r in results["in_process"]
-        ],
-    )
-    if results["through_app"]:
-        print()
-        print_table(
-            ["size_MB", "ok", "url→done_s", "app_rss_growth_MB", "app_cpu_s"],
-            [
-                [
-                    r["size_mb"],
-                    r["ok"],
-                    r["url_to_done_s"],
-                    r["app_rss_growth_peak_mb"],
-                    r["app_cpu_s_whole_job"],
-                ]
-                for r in results["through_app"]
-            ],
-        )
-    big = [r for r in results["in_process"] if r["size_mb"] == 200]
-    if big:
-        worst = max(r["rss_growth_peak_mb"] for r in big)
-        met = worst < TARGET_GROWTH_MB_200
-        results["targets"] = {"growth_below_20mb_at_200mb": met, "worst_growth_mb": worst}
-        print(f"target RSS growth < 20 MB for 200 MB: {'met' if met else 'MISSED'} ({worst} MB)")
-    return finish("download", results, tmp, code, quick=args.quick)
-
-
-if __name__ == "__main__":
-    run_main(main)
+        [[x["size_mb"], x["rep"], x["seconds"], x["mb_per_s"], x["rss_growth_peak_mb"]]
+         for x in rows],
+    )  # fmt: skip
+    print()
+    print_table(
+        ["size_MB", "via", "ok", "url→done_s", "app_rss_growth_MB", "app_cpu_s", "data_MB",
+         "gradio_cache_MB", "copies"],
+        [[x["size_mb"], x["via"], x["ok"], x["url_to_done_s"], x["app_rss_growth_peak_mb"],
+          x["app_cpu_s"], x["data_dir"]["mb"], x["gradio_cache"]["mb"], x["copies_on_disk"]]
+         for x in apps],
+    )  # fmt: skip
+    targets = {
+        "one_copy_on_disk": all(x["ok"] and x["copies_on_disk"] == 1 for x in apps),
+        "nothing_in_gradio_cache": all(not x["gradio_cache"]["files_over_1mb"] for x in apps),
+    }
+    ctx.results["targets"] = targets
+    print_targets(targets)
+    return 0
