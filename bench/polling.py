@@ -12,7 +12,11 @@ Generate event (nobody follows them: the app polls for its own sake). Once all a
    relay's log gives each task's first poll after the restart: their histogram over the first
    interval (0.5 s bins) shows whether they came in a storm or spread over one interval.
 
+The relay keeps connections open between answers, as one behind a proxy does; ``--close``
+measures a relay that hangs up after every answer (a new TCP connection per poll).
+
     python bench/run.py polling                  # 1,000 jobs, window 60 s
+    python bench/run.py polling --close          # the same, one connection per poll
     python bench/run.py polling --quick          # 200 jobs, window 20 s
 """
 
@@ -90,13 +94,22 @@ def main(argv: list[str], ctx) -> int:
     parser.add_argument("--window", type=float, default=None, help="seconds measured (60)")
     parser.add_argument("--task-seconds", type=float, default=3600.0)
     parser.add_argument("--spy", action="store_true", help="py-spy the app in the window")
+    parser.add_argument(
+        "--close", action="store_true", help="the relay closes each connection after its answer"
+    )
     args = parser.parse_args(argv)
     n = args.jobs or (200 if args.quick else 1000)
     window = args.window or (20.0 if args.quick else 60.0)
-    ctx.suffix = "-quick" if args.quick else ""
-    ctx.results["params"] = {"jobs": n, "window_s": window, "poll_interval_s": INTERVAL}
+    ctx.suffix = ("-quick" if args.quick else "") + ("-close" if args.close else "")
+    ctx.results["params"] = {
+        "jobs": n,
+        "window_s": window,
+        "poll_interval_s": INTERVAL,
+        "relay_keeps_connections": not args.close,
+    }
+    close = ["--close"] if args.close else []
     relay, relay_url = procs.start_relay(
-        ctx.tmp, "--task-seconds", str(args.task_seconds), "--log-requests"
+        ctx.tmp, "--task-seconds", str(args.task_seconds), "--log-requests", *close
     )
     env = {"SUXI_MODEL": "veo3.1-fast", "SUXI_FORMAT": "unified", "SUXI_POLL_INTERVAL": INTERVAL}
     app = procs.start_app(ctx.tmp, relay_url, **env)

@@ -4,12 +4,13 @@ repository's root:
 
     python -m bench.relay_proc --chat progress --seconds 20 --every 1
     python -m bench.relay_proc --chat silent --seconds 150
-    python -m bench.relay_proc --task-seconds 600 --log-requests
+    python -m bench.relay_proc --task-seconds 600 --log-requests [--close]
     python -m bench.relay_proc --file big.mp4=/tmp/big.bin --video /files/big.mp4
 
 Log lines (stdout): ``STAMP <unix time> <tag> <percent>`` for every progress line sent (the
 tag is the ``#n`` at the end of the prompt), ``REQ <unix time> <method> <path> <task id>`` for
-every request when ``--log-requests`` is given.
+every request when ``--log-requests`` is given. Answers with a length keep the connection open,
+as a relay behind a proxy does, unless ``--close`` is given.
 """
 
 from __future__ import annotations
@@ -74,9 +75,14 @@ def main() -> None:
     parser.add_argument("--video", default="", help="the video URL path sent (/files/…)")
     parser.add_argument("--file", action="append", default=[], help="NAME=PATH at /files/")
     parser.add_argument("--log-requests", action="store_true")
+    parser.add_argument(
+        "--close", action="store_true", help="close every connection after its answer"
+    )
     args = parser.parse_args()
 
-    relay = (LoggingRelay if args.log_requests else SimRelay)(port=args.port)
+    relay = (LoggingRelay if args.log_requests else SimRelay)(
+        port=args.port, keep_alive=not args.close
+    )
     # Hours of polls: keep nothing the benchmark does not read (the log has the times).
     relay.requests = _Forgetful()
     relay.book.polls = _ForgetfulPolls()

@@ -289,6 +289,56 @@ def test_raw_socket_disconnect_during_non_streaming_wait():
         assert relay.disconnects and relay.disconnects[0][1] - closed_at < 0.1
 
 
+def _models_request() -> bytes:
+    return b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n\r\n"
+
+
+def _read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One answer with a Content-Length: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before an answer: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert len(body) == length, "more than one answer arrived"
+    return head, body
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_answers_with_a_length_keep_the_connection_only_when_asked(keep_alive: bool):
+    with SimRelay(keep_alive=keep_alive).start() as relay:
+        port = int(relay.base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(_models_request())
+            head, body = _read_answer(sock)
+            assert json.loads(body)["object"] == "list"
+            assert (b"Connection: keep-alive" in head) is keep_alive
+            if not keep_alive:
+                assert sock.recv(1) == b""  # closed after the answer
+                return
+            sock.sendall(_models_request())  # the same connection serves the next request
+            assert json.loads(_read_answer(sock)[1])["object"] == "list"
+        assert [r.path for r in relay.requests] == ["/v1/models", "/v1/models"]
+        assert relay.disconnects == []  # a client leaving between requests is not a hang-up
+
+
+async def test_a_kept_connection_still_ends_a_stream_and_sees_the_client_leave(client):
+    with SimRelay(speed=1, keep_alive=True).start() as relay:
+        assert (await client.get(relay.base_url + "/v1/models")).status_code == 200
+        relay.push([Content("x"), Sleep(30), Content("late"), Done()])
+        async with client.stream("POST", relay.base_url + CHAT_PATH, json=BODY) as resp:
+            async for _ in resp.aiter_bytes():
+                break
+        deadline = time.monotonic() + 1
+        while not relay.disconnects and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        assert [path for path, _ in relay.disconnects] == [CHAT_PATH]
+
+
 # ----------------------------------------------------------------------------- non-streaming
 
 

@@ -86,6 +86,8 @@ class Conn:
         self.finished = False  # the response is complete: a close now is not a disconnect
         self.watcher: asyncio.Task[None] | None = None
         self.task = asyncio.current_task()
+        self.keep_alive = False  # answers with a length may leave the connection open
+        self.reusable = False  # the answer was complete and said so: the next request may come
 
     def watch(self, path: str) -> None:
         self.path = path
@@ -136,12 +138,22 @@ class Conn:
         headers: tuple[tuple[str, str], ...] | list = (),
         head_only: bool = False,
     ) -> None:
-        defaults = [("Content-Length", str(len(body))), ("Connection", "close")]
+        defaults = [
+            ("Content-Length", str(len(body))),
+            ("Connection", "keep-alive" if self.keep_alive else "close"),
+        ]
         if content_type:
             defaults.insert(0, ("Content-Type", content_type))
         self.finish()
+        if self.keep_alive and self.watcher is not None:
+            # The EOF watcher must not swallow the next request: the client sends it only
+            # after this answer, so stopping the watcher first loses nothing.
+            self.watcher.cancel()
+            await asyncio.wait({self.watcher})
+            self.watcher = None
         skip = head_only or self.head_only
         await self.write(head(status, _merge(defaults, headers)) + (b"" if skip else body))
+        self.reusable = self.keep_alive and not self.gone
 
     async def respond_json(self, status: int, obj: Any, head_only: bool = False) -> None:
         await self.respond(status, json_bytes(obj), head_only=head_only)

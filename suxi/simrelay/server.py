@@ -81,10 +81,14 @@ class SimRelay:
         host: str = "127.0.0.1",
         port: int = 0,
         video: Path | None = None,
+        keep_alive: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
+        # Keep connections open after answers with a length, as a relay behind a proxy does
+        # (the benchmarks); tests keep one request per connection, so a hang-up is the client's.
+        self.keep_alive = keep_alive
         self.host = host
         self.port = port
         self.base_url = f"http://{self._url_host()}:{port}" if port else ""
@@ -300,17 +304,23 @@ class SimRelay:
         self._conns.add(conn)
         abort = False
         try:
-            try:
-                request = await read_request(reader)
-            except BadRequest as err:
-                await conn.respond(400, error_body(str(err), "invalid_request_error"))
-                return
-            if request is None:
-                return
-            self.requests.append(request)
-            log.info("%s %s", request.method, request.path)
-            conn.watch(request.path)
-            await self._route(conn, request)
+            while True:
+                conn.keep_alive, conn.reusable = self.keep_alive, False
+                try:
+                    request = await read_request(reader)
+                except BadRequest as err:
+                    conn.keep_alive = False
+                    await conn.respond(400, error_body(str(err), "invalid_request_error"))
+                    return
+                if request is None:
+                    return
+                self.requests.append(request)
+                log.info("%s %s", request.method, request.path)
+                conn.watch(request.path)
+                await self._route(conn, request)
+                if not conn.reusable or "close" in request.headers.get("connection", "").lower():
+                    return
+                conn.gone = conn.finished = conn.head_only = False
         except asyncio.CancelledError:
             # Only stop_async cancels handlers; re-raising would make asyncio's stream callback
             # log the cancelled task as an error (Python 3.11).
