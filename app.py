@@ -42,6 +42,7 @@ WITH_FACTS = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo() 
 FACTS_ONLY = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.facts() : v))"
 FOR_BATCH = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo('batch') : v))"
 SESSIONS_KEPT = 256
+QUEUE_IDLE_CHECK_S = 0.01
 FORM = (
     "prompt",
     "model",
@@ -385,6 +386,10 @@ def create_app(runtime: Runtime) -> HeadScripts:
     # the page keeps its own state in the browser, so a few hundred are plenty.
     demo.state_session_capacity = SESSIONS_KEPT
     demo.queue(max_size=None, default_concurrency_limit=None)
+    # With nothing queued, Gradio's queue looks again every 1 ms (gradio/queueing.py,
+    # sleep_when_free): ~7 % of a core for an app nobody uses. Every 10 ms delays the start of
+    # an event by 10 ms at most (docs/architecture.md, "An idle app").
+    demo._queue.sleep_when_free = QUEUE_IDLE_CHECK_S
     app = gr.mount_gradio_app(server, demo, path="/", **launch_settings(settings))
     # Gradio checks that a file input names an uploaded file only once it believes it was
     # launched (processing_utils._check_allowed); mounting never says so, and without the check
