@@ -41,7 +41,7 @@ EXAMPLES = [
 WITH_FACTS = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo() : v))"
 FACTS_ONLY = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.facts() : v))"
 FOR_BATCH = "(...a) => a.map((v) => (v === '__page__' ? window.suxi.pageInfo('batch') : v))"
-SESSIONS_KEPT = 256
+SESSIONS_KEPT = 64
 QUEUE_IDLE_CHECK_S = 0.01
 FORM = (
     "prompt",
@@ -382,8 +382,10 @@ def create_app(runtime: Runtime) -> HeadScripts:
     # Each followed /generate call holds one of the queue's workers (gradio/queueing.py) for
     # minutes; the page's own cards hold none. Room for every API follower.
     demo.max_threads = settings.max_jobs + settings.max_queue + 1024
-    # Gradio keeps a state object per session (each API client is one) until 10,000 of them;
-    # the page keeps its own state in the browser, so a few hundred are plenty.
+    # Gradio keeps a state object per session (each API client is one) until 10,000 of them,
+    # each with a copy of the page's config: ~184 KiB for this page's 112 blocks. The page keeps
+    # its own state in the browser, and an active session is the last to go (least recently
+    # used first), so 64 are plenty (bench/README.md, "Memory").
     demo.state_session_capacity = SESSIONS_KEPT
     demo.queue(max_size=None, default_concurrency_limit=None)
     # With nothing queued, Gradio's queue looks again every 1 ms (gradio/queueing.py,

@@ -21,6 +21,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +170,19 @@ async def queue_call(
     return call
 
 
+async def sse_frames(response: httpx.Response, record: Any) -> AsyncIterator[tuple[float, bytes]]:
+    """Each Server-Sent Events frame with the time its last bytes were read; counts the bytes
+    into ``record.bytes``."""
+    buffer = b""
+    async for chunk in response.aiter_raw():
+        now = time.time()
+        record.bytes += len(chunk)
+        buffer += chunk
+        while (cut := buffer.find(b"\n\n")) >= 0:
+            frame, buffer = buffer[:cut], buffer[cut + 2 :]
+            yield now, frame
+
+
 async def _read_queue(http: httpx.AsyncClient, app: GradioApp, call: Call, keep: bool) -> None:
     params = {"session_hash": call.session}
     current: list[Any] | None = None
@@ -176,38 +190,32 @@ async def _read_queue(http: httpx.AsyncClient, app: GradioApp, call: Call, keep:
         if response.status_code != 200:
             call.error = f"data HTTP {response.status_code}"
             return
-        buffer = b""
-        async for chunk in response.aiter_raw():
-            now = time.time()
-            call.bytes += len(chunk)
-            buffer += chunk
-            while (cut := buffer.find(b"\n\n")) >= 0:
-                frame, buffer = buffer[:cut], buffer[cut + 2 :]
-                if not frame.startswith(b"data:"):
-                    continue
-                message = json.loads(frame[5:])
-                kind = str(message.get("msg"))
-                call.kinds.append((now, kind))
-                if kind == "process_generating" and keep:
-                    data = message.get("output", {}).get("data", [])
-                    if current is None:
-                        current = list(data)
-                    else:
-                        current = [
-                            apply_diff(old, diff) for old, diff in zip(current, data, strict=False)
-                        ]
-                    call.outputs.append((now, current))
-                elif kind == "process_completed":
-                    call.completed = now
-                    call.success = bool(message.get("success"))
-                    output = message.get("output") or {}
-                    call.result = output.get("data")
-                    if not call.success:
-                        call.error = str(output.get("error") or output)[:300]
-                elif kind in ("close_stream", "unexpected_error"):
-                    if kind == "unexpected_error":
-                        call.error = str(message.get("message"))[:300]
-                    return
+        async for now, frame in sse_frames(response, call):
+            if not frame.startswith(b"data:"):
+                continue
+            message = json.loads(frame[5:])
+            kind = str(message.get("msg"))
+            call.kinds.append((now, kind))
+            if kind == "process_generating" and keep:
+                data = message.get("output", {}).get("data", [])
+                if current is None:
+                    current = list(data)
+                else:
+                    current = [
+                        apply_diff(old, diff) for old, diff in zip(current, data, strict=False)
+                    ]
+                call.outputs.append((now, current))
+            elif kind == "process_completed":
+                call.completed = now
+                call.success = bool(message.get("success"))
+                output = message.get("output") or {}
+                call.result = output.get("data")
+                if not call.success:
+                    call.error = str(output.get("error") or output)[:300]
+            elif kind in ("close_stream", "unexpected_error"):
+                if kind == "unexpected_error":
+                    call.error = str(message.get("message"))[:300]
+                return
     if call.completed is None and call.error is None:
         call.error = "stream ended early"
 
@@ -307,18 +315,12 @@ async def follow_page(
             if response.status_code != 200:
                 follow.error = f"HTTP {response.status_code}"
                 return follow
-            buffer = b""
-            async for chunk in response.aiter_raw():
-                now = time.time()
-                follow.bytes += len(chunk)
-                buffer += chunk
-                while (cut := buffer.find(b"\n\n")) >= 0:
-                    frame, buffer = buffer[:cut], buffer[cut + 2 :]
-                    if frame.startswith(b"data: "):
-                        card = json.loads(frame[6:]) if keep else {}
-                        follow.frames.append((now, card))
-                    elif frame.startswith(b":"):
-                        follow.frames.append((now, None))
+            async for now, frame in sse_frames(response, follow):
+                if frame.startswith(b"data: "):
+                    card = json.loads(frame[6:]) if keep else {}
+                    follow.frames.append((now, card))
+                elif frame.startswith(b":"):
+                    follow.frames.append((now, None))
     except (httpx.HTTPError, OSError, ValueError) as err:
         follow.error = f"{type(err).__name__}: {err}"[:300]
     follow.closed = time.time()
