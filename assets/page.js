@@ -598,7 +598,11 @@
   }
   function savedKey() {
     const stored = localStorage.getItem(KEY);
-    return stored ? [unhide(stored), true] : [apiKey(), false];
+    if (stored) return [unhide(stored), true];
+    // Nothing kept: leave what the visitor may already have typed or ticked as it is (this runs
+    // when the page has loaded, which can be after their first keystrokes).
+    const remember = document.querySelector("#remember input");
+    return [apiKey(), Boolean(remember && remember.checked)];
   }
 
   function promptBox() {

@@ -353,6 +353,13 @@ def test_a_remembered_key_survives_a_reload_and_forget_erases_it(browser, demo_a
         wait_loaded(page, demo_app)
         page.wait_for_timeout(500)
         assert page.evaluate(stored) is None
+        # The page's load step can run after the visitor's first clicks: it must not undo them.
+        page.locator("#key-box").get_by_text("Your API key").click()
+        page.locator("#api-key input").fill("sk-typed-early-0002")
+        page.locator("#remember input").check()
+        page.evaluate("() => localStorage.removeItem('suxi-key')")
+        restored = page.evaluate("() => window.suxi.savedKey()")
+        assert restored == ["sk-typed-early-0002", True]
 
 
 # ── after a restart ──────────────────────────────────────────────────────────────────────────
