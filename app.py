@@ -379,18 +379,17 @@ def create_app(runtime: Runtime) -> HeadScripts:
 
         with demo:
             add_tools(McpTools(studio))
-    # Each followed /generate call holds one of the queue's workers (gradio/queueing.py) for
-    # minutes; the page's own cards hold none. Room for every API follower.
+    # Each followed /generate call holds one of the queue's workers for minutes; the page's own
+    # cards hold none. Room for every API follower (docs/architecture.md, "Gradio's queue and
+    # sessions").
     demo.max_threads = settings.max_jobs + settings.max_queue + 1024
-    # Gradio keeps a state object per session (each API client is one) until 10,000 of them,
-    # each with a copy of the page's config: ~184 KiB for this page's 112 blocks. The page keeps
-    # its own state in the browser, and an active session is the last to go (least recently
-    # used first), so 64 are plenty (bench/README.md, "Memory").
+    # Each Gradio session state copies the page's config (~184 KiB here); the page keeps its own
+    # state in the browser, so 64 are plenty (docs/architecture.md, "Gradio's queue and sessions").
     demo.state_session_capacity = SESSIONS_KEPT
     demo.queue(max_size=None, default_concurrency_limit=None)
-    # With nothing queued, Gradio's queue looks again every 1 ms (gradio/queueing.py,
-    # sleep_when_free): ~7 % of a core for an app nobody uses. Every 10 ms delays the start of
-    # an event by 10 ms at most (docs/architecture.md, "An idle app").
+    # With nothing queued, Gradio's queue looks again every 1 ms: ~7 % of a core for an app
+    # nobody uses. Every 10 ms delays the start of an event by 10 ms at most
+    # (docs/architecture.md, "An idle app").
     demo._queue.sleep_when_free = QUEUE_IDLE_CHECK_S
     app = gr.mount_gradio_app(server, demo, path="/", **launch_settings(settings))
     # Gradio checks that a file input names an uploaded file only once it believes it was

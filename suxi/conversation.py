@@ -1,7 +1,7 @@
 """The messages a chat-format generation sends. Pure.
 
 The chat format has no fields for orientation, duration or a starting image
-(docs/relay-protocol.md, "Other relay endpoints"): orientation and duration become words in the
+(docs/relay-protocol.md, "Chat format"): orientation and duration become words in the
 prompt the relay understands (横屏 / 竖屏, 16:9 / 9:16, "15秒"), the image becomes an
 ``image_url`` content part, and a modification resends the whole conversation with the previous
 answer verbatim. The visitor's own prompt is stored and shown without these hints.

@@ -1,8 +1,8 @@
 """A starting frame for image-to-video: a local picture becomes a small ``data:`` URL, a remote
 one must be a plain ``https://`` address (the relay fetches it, we never do).
 
-The relay takes the picture as an ``image_url`` content part (relay-protocol.md, "Other relay
-endpoints"); some upstreams accept only the data-URL form, so a local file is always inlined.
+The relay takes the picture as an ``image_url`` content part (docs/relay-protocol.md, "Chat
+format"); some upstreams accept only the data-URL form, so a local file is always inlined.
 
 Limits of :func:`prepare_image` (defaults):
 

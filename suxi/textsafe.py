@@ -14,7 +14,7 @@ import math
 import re
 from itertools import accumulate
 
-# C0 controls except \t and \n, DEL, and C1 controls (docs/hostile-input.md, "text").
+# C0 controls except \t and \n, DEL, and C1 controls (docs/hostile-input.md, "Text").
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 

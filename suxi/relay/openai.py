@@ -1,6 +1,6 @@
 """The OpenAI video format: ``POST /v1/videos`` (multipart), ``GET /v1/videos/{id}``,
 ``GET /v1/videos/{id}/content`` and ``POST /v1/videos/{id}/remix``
-(docs/relay-protocol.md, "OpenAI format").
+(docs/relay-protocol.md, "OpenAI task format").
 
 The content endpoint wants the key, so its VideoReady says ``needs_key`` (the key still goes
 only to the relay's own origin, also if the endpoint redirects to a CDN or answers JSON naming

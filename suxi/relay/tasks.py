@@ -1,4 +1,5 @@
-"""The task formats: create once, then poll (docs/relay-protocol.md, "The task formats").
+"""The task formats: create once, then poll (docs/relay-protocol.md, "Unified task format"
+and "OpenAI task format").
 
 :class:`TaskBackend` holds what they share — the create call that is never re-sent, the task id
 checked before it goes into a URL path, the poll loop — and each format names its routes and

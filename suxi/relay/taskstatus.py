@@ -1,7 +1,7 @@
 """Task-status replies → one small value. Pure.
 
-Field names vary between relays (docs/relay-protocol.md, "The task formats"), so every reader
-here accepts what is shown there and tolerates the rest:
+Field names vary between relays (docs/relay-protocol.md, "Unified task format" and "OpenAI
+task format"), so every reader here accepts what is shown there and tolerates the rest:
 
 - the unified format (``/v1/video/query``): ``status``, ``video_url``, ``thumbnail_url``,
   ``enhanced_prompt``, ``width``/``height``, progress as a 0–1 float under

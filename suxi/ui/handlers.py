@@ -272,7 +272,7 @@ class Handlers:
     async def _follow(self, job: Job, who: Who) -> AsyncIterator[tuple]:
         """Yield only what the outputs show differently: a snapshot that changed something
         they do not show (a relay line, kept under Details) would cost Gradio a whole update
-        for nothing (bench/README.md, "Latency")."""
+        for nothing (docs/architecture.md, "Gradio's queue and sessions")."""
         shown = None
         async for snapshot in self.studio.jobs.follow(job.id):
             outputs = self._outputs(snapshot, who)
