@@ -61,7 +61,8 @@ class Batches:
             ids = [j.id for j in jobs.store.group(group_id)]
             with jobs.subscribe(ids) as sub:
                 while True:
-                    members = [jobs.get(i) for i in ids]
+                    # Waiting and running members are all live: ended ones need no store read.
+                    members = [jobs.live(i) for i in ids]
                     waiting = [j for j in members if j is not None and j.state == State.WAITING]
                     if not waiting:
                         return
@@ -78,8 +79,6 @@ class Batches:
                         jobs.launch_waiting(nxt.id)
                         continue
                     await sub.changes(RETRY)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("batch %s stopped unexpectedly", group_id)
         finally:

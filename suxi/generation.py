@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
@@ -22,7 +22,6 @@ from .textsafe import clean_text
 MAX_TOKENS_RANGE = (1, 100_000)
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}")
 FORMAT_CHOICES = ("auto", "chat", "unified", "openai")
-ORIENTATIONS = ("auto", "landscape", "portrait", "square")
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_.-]{0,199}")
 
 
@@ -97,9 +96,6 @@ class GenerationRequest:
     image: StartImage | None = None
     messages: tuple[dict[str, Any], ...] = ()  # chat format: the conversation sent
     remix_of: str | None = None  # task formats: the finished task this one changes
-
-    def with_options(self, **changes: Any) -> GenerationRequest:
-        return replace(self, options=replace(self.options, **changes))
 
 
 def check_prompt(prompt: object, limit: int) -> str:

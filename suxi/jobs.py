@@ -183,6 +183,10 @@ class Jobs:
             return None
         return self._live.get(job_id) or self._unsaved.get(job_id) or self.store.get(job_id)
 
+    def live(self, job_id: str) -> Job | None:
+        """A job that is running or waiting, without reading the store."""
+        return self._live.get(job_id)
+
     def running(self) -> list[Job]:
         return list(self._live.values())
 
@@ -316,13 +320,10 @@ class Jobs:
 
     def _fail(self, sink: JobSink, err: SuxiError) -> None:
         job = sink.job
-        kind = err.kind
-        if kind == Kind.PROXY_TIMEOUT and not job.options.stream and job.route == "chat":
-            kind = Kind.PROXY_TIMEOUT_NOSTREAM
         self._finish(
             sink,
             job.failed(
-                kind,
+                err.kind,
                 err.relay_text,
                 at=time.time(),
                 status=err.status,

@@ -117,7 +117,6 @@ class JobSink:
         self._commit = commit
         self._remember = remember_route
         self._key = key
-        self.failed: Failed | None = None
 
     async def on_event(self, event: Event, route: str) -> None:
         event = without_keys(event, self._key)
@@ -127,8 +126,6 @@ class JobSink:
         new = apply(job, event)
         if isinstance(event, TaskInfo) and route in TASK_ROUTES and event.task_id:
             self._remember(new, route)
-        if isinstance(event, Failed):
-            self.failed = event
         if new is not self.job:
             self.job = self._commit(new)
 

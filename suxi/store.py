@@ -24,7 +24,7 @@ from typing import Any
 
 from .generation import GenerationOptions
 from .job import Applied, Job
-from .kinds import Kind, State
+from .kinds import RUNNING, Kind, State
 from .migrations import migrate
 
 _JSON = {"links", "lines", "error_values", "messages"}
@@ -50,12 +50,12 @@ FIXED = {
     "media_token",
 }
 UPDATED = [c for c in COLUMNS if c not in FIXED]
-RUNNING = tuple(str(s) for s in (State.PENDING, State.QUEUED, State.GENERATING, State.DOWNLOADING))
+UNFINISHED = tuple(sorted(str(s) for s in (*RUNNING, State.WAITING)))  # what a restart picks up
 
 
-def to_row(job: Job) -> dict[str, Any]:
+def to_row(job: Job, names: Iterable[str] = COLUMNS) -> dict[str, Any]:
     row: dict[str, Any] = {}
-    for name in COLUMNS:
+    for name in names:
         value = getattr(job, name)
         if name == "options":
             value = json.dumps(value.to_json(), ensure_ascii=False)
@@ -73,8 +73,7 @@ def to_row(job: Job) -> dict[str, Any]:
 
 def from_row(row: sqlite3.Row) -> Job:
     data = dict(row)
-    model = json.loads(data["options"] or "{}").get("model") or ""
-    data["options"] = GenerationOptions.from_json(json.loads(data["options"] or "{}"), model)
+    data["options"] = GenerationOptions.from_json(json.loads(data["options"] or "{}"), "")
     data["applied"] = Applied.from_json(json.loads(data["applied"])) if data["applied"] else None
     for name in _JSON & data.keys():
         loaded = json.loads(data[name]) if data[name] else []
@@ -139,9 +138,9 @@ class Store:
         """Write what can change about a job (one UPDATE); raises StoreError."""
         if job.partial:
             raise ValueError("a partly loaded job cannot be saved")
-        row = to_row(job)
         sets = ", ".join(f"{n} = :{n}" for n in UPDATED)
-        self._run(f"UPDATE jobs SET {sets} WHERE id = :id", {n: row[n] for n in [*UPDATED, "id"]})
+        # Only what can change is encoded: a chat job's messages may carry a 2 MB picture.
+        self._run(f"UPDATE jobs SET {sets} WHERE id = :id", to_row(job, [*UPDATED, "id"]))
 
     def get(self, job_id: str) -> Job | None:
         rows = self._all("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -192,9 +191,9 @@ class Store:
 
     def running(self) -> list[Job]:
         """Jobs that were running or waiting when the app last stopped."""
-        marks = ", ".join("?" for _ in (*RUNNING, "waiting"))
+        marks = ", ".join("?" for _ in UNFINISHED)
         rows = self._all(
-            f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY created", (*RUNNING, "waiting")
+            f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY created", UNFINISHED
         )
         return [from_row(r) for r in rows]
 

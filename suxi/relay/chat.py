@@ -35,10 +35,6 @@ MAX_SSE_EVENT = 4 * 1024 * 1024
 
 
 class ChatBackend:
-    route = "chat"
-    format = "chat"
-    resumable = False
-
     def __init__(self, http: RelayHTTP) -> None:
         self.http = http
 

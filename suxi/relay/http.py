@@ -9,7 +9,6 @@ Connections to any other origin go to the address the URL gate checked (:mod:`su
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -198,7 +197,3 @@ def check_key(api_key: str | None) -> str:
     ):
         raise InputError(Kind.BAD_KEY)
     return api_key
-
-
-async def sleep_until(deadline: float) -> None:
-    await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))

@@ -20,10 +20,6 @@ from .taskstatus import TaskStatus
 
 
 class OpenAIBackend(TaskBackend):
-    route = "openai"
-    format = "openai"
-    remix = True
-
     def form(self, request: GenerationRequest) -> list[tuple[str, Any]]:
         """The multipart parts (``(None, value)`` for plain fields, as httpx sends them)."""
         o = request.options

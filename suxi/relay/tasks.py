@@ -24,11 +24,6 @@ from .taskstatus import TaskStatus, read_status, task_id_in
 
 
 class TaskBackend:
-    route = ""
-    format = ""
-    resumable = True
-    remix = False
-
     def __init__(self, http: RelayHTTP) -> None:
         self.http = http
 
@@ -115,9 +110,6 @@ def asked_fields(request: GenerationRequest) -> tuple[dict[str, Any], dict[str, 
 class UnifiedBackend(TaskBackend):
     """``POST /v1/video/create`` → ``{"id": "<model>:task_…"}``; ``GET /v1/video/query?id=``."""
 
-    route = "unified"
-    format = "unified"
-
     async def create(self, request: GenerationRequest, key: str) -> Any:
         main, extra = asked_fields(request)
         body: dict[str, Any] = {"model": request.options.model, "prompt": request.prompt}
@@ -133,9 +125,6 @@ class UnifiedBackend(TaskBackend):
 class GenerationsBackend(TaskBackend):
     """new-api's own name for the unified format: ``POST /v1/video/generations`` →
     ``{"task_id": …}``; ``GET /v1/video/generations/{task_id}``."""
-
-    route = "generations"
-    format = "unified"
 
     async def create(self, request: GenerationRequest, key: str) -> Any:
         main, extra = asked_fields(request)
