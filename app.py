@@ -355,6 +355,8 @@ def launch_settings(settings: Settings) -> dict:
 def create_app(runtime: Runtime) -> HeadScripts:
     """The whole server: the page's routes, Gradio mounted at the root, the page's scripts."""
     settings = runtime.configured
+    if settings.mcp and importlib.util.find_spec("mcp") is None:  # before anything is opened
+        raise SettingsError('SUXI_MCP=1 needs the mcp package: pip install "mcp>=1.21,<2"')
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -372,8 +374,6 @@ def create_app(runtime: Runtime) -> HeadScripts:
     # into Gradio's cache (one copy of each video; a deleted one is gone).
     gr.set_static_paths([settings.data_dir / "videos"])
     demo = build_demo(runtime, studio)
-    if settings.mcp and importlib.util.find_spec("mcp") is None:
-        raise SettingsError('SUXI_MCP=1 needs the mcp package: pip install "mcp>=1.21,<2"')
     if settings.mcp:
         from suxi.mcptools import McpTools, add_tools
 

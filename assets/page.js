@@ -103,7 +103,6 @@
     byId: new Map(),
     stream: null,
     retry: 0,
-    ended: new Set(),
 
     mount(element, props, watch) {
       learn(props.words);
@@ -265,7 +264,6 @@
     },
 
     finished(entry, data) {
-      this.ended.add(data.id);
       // The balance again, so what the job cost shows (a click on the page's own button).
       clearTimeout(this.balanceTimer);
       this.balanceTimer = setTimeout(() => document.querySelector("#balance-check")?.click(), 1500);
@@ -676,7 +674,5 @@
     mountCards: (element, props, watch) => cards.mount(element, props, watch),
     mountBanner: (element, props) => { learn(props.words); bannerTruth(element); },
     learn,
-    setNotify: (on) => localStorage.setItem(NOTIFY, on ? "on" : "off"),
-    setSound: (on) => localStorage.setItem(SOUND, on ? "on" : "off"),
   };
 })();

@@ -133,6 +133,7 @@ class Studio:
         return who.owner if self.settings.shared else None
 
     def visible(self, job_id: object, who: Who) -> Job | None:
+        """The whole record of a job this visitor may see (None otherwise)."""
         if not isinstance(job_id, str) or not job_id or len(job_id) > 64:
             return None
         job = self.jobs.get(job_id)
@@ -246,16 +247,18 @@ class Studio:
     async def _picture(self, form: Form) -> tuple[StartImage | None, str]:
         if form.image_file:
             # Decoding and re-encoding a phone photo takes a few hundred ms: not on the loop.
-            data_url = await asyncio.to_thread(
-                prepare_image, Path(form.image_file), max_input_bytes=self.settings.max_upload_bytes
-            )
-            return StartImage(data_url=data_url), self._keep_picture(data_url)
+            data_url, kept = await asyncio.to_thread(self._prepare_and_keep, Path(form.image_file))
+            return StartImage(data_url=data_url), kept
         link = form.image_url.strip() if isinstance(form.image_url, str) else ""
         if link:
             checked = check_image_url(link)
             await check_image_host(checked)
             return StartImage(link=checked), link
         return None, ""
+
+    def _prepare_and_keep(self, path: Path) -> tuple[str, str]:
+        data_url = prepare_image(path, max_input_bytes=self.settings.max_upload_bytes)
+        return data_url, self._keep_picture(data_url)
 
     def _keep_picture(self, data_url: str) -> str:
         """The prepared picture, kept once by content (for "Again")."""
@@ -306,7 +309,6 @@ class Studio:
         old = self.visible(job_id, who)
         if old is None:
             raise InputError(Kind.NOT_FOUND_JOB)
-        old = self.jobs.get(old.id) or old  # the whole record (messages)
         image, image_ref = self.jobs.picture_of(old), old.image_ref
         if old.image and image is None:  # never a paid request without the picture it had
             raise InputError(Kind.PICTURE_GONE)
@@ -341,7 +343,6 @@ class Studio:
         job = self.visible(job_id, who)
         if job is None:
             return Outcome(Kind.NOT_FOUND_JOB)
-        job = self.jobs.get(job.id) or job
         choice = self.runtime.choice_for_job(job, who.api_key)
         return await check_again(self.jobs, job, choice)
 
@@ -355,11 +356,8 @@ class Studio:
         job = self.visible(job_id, who)
         if job is None or job.state != State.DONE:
             return None
-        full = self.jobs.get(job.id)
-        if full is None:
-            return None
-        token = (full.share_token or secrets.token_urlsafe(18)) if on else None
-        return self.jobs.commit(full.with_(share_token=token))
+        token = (job.share_token or secrets.token_urlsafe(18)) if on else None
+        return self.jobs.commit(job.with_(share_token=token))
 
     @property
     def assist(self):

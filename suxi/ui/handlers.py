@@ -7,6 +7,7 @@ The page's Create form arrives as one dict of components (``inputs={…}``), rea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -108,8 +109,12 @@ class Handlers:
         form, named = self.form(values)
         who = self.who(request, page_info=named.get("page_info"), api_key=named.get("api_key"))
         try:
-            prompts = prompts_from(
-                named.get("batch_text"), named.get("batch_file"), self.studio.settings.max_batch
+            # An uploaded list is read and decoded (up to 1 MB): not on the event loop.
+            prompts = await asyncio.to_thread(
+                prompts_from,
+                named.get("batch_text"),
+                named.get("batch_file"),
+                self.studio.settings.max_batch,
             )
         except InputError as err:
             return self._notice(err, who)
@@ -120,8 +125,6 @@ class Handlers:
             started = await self.studio.start(
                 form, who, known_models=self.studio.known_models(), batch=batch
             )
-        except InputError as err:
-            return self._notice(err, who)
         except SuxiError as err:
             return self._notice(err, who)
         notice = ""

@@ -22,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..cards import card, typical_seconds
-from ..errors import InputError, SuxiError
+from ..errors import SuxiError
 from ..job import Job
 from ..kinds import State
 from ..runtime import data_path
@@ -146,12 +146,7 @@ def build_router(studio: Studio) -> APIRouter:
         who = who_of(studio, request, body)
         try:
             result = await _act(studio, make_card, who, body)
-        except InputError as err:
-            result = {
-                "ok": False,
-                "message": explain(err.kind, who.lang, err.relay_text, **err.values),
-            }
-        except SuxiError as err:
+        except SuxiError as err:  # InputError included
             result = {
                 "ok": False,
                 "message": explain(err.kind, who.lang, err.relay_text, **err.values),
