@@ -174,11 +174,7 @@
       if (result.card) {
         this.tile(result.card);
         this.open(result.card);
-        if (result.card.share_url && action === "share") {
-          const url = new URL(result.card.share_url, location.href).href;
-          try { await navigator.clipboard.writeText(url); } catch (e) { /* shown below anyway */ }
-          result.message = `${S().w("card_sharing")} ${url}`;
-        }
+        if (result.card.share_url && action === "share") result.message = await S().copyShare(result.card);
       }
       if (result.started && result.started.length) {
         this.detail.close();

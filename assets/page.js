@@ -448,11 +448,7 @@
     if (a.again) list.push(button(w("card_again"), "", act.again, true));
     if (a.share) list.push(button(d.shared ? w("card_unshare") : w("card_share"), "", async () => {
       const result = await act.share(!d.shared);
-      if (result && result.card && result.card.share_url) {
-        const url = new URL(result.card.share_url, location.href).href;
-        try { await navigator.clipboard.writeText(url); } catch (e) { /* shown below anyway */ }
-        say(box.parentNode, `${w("card_sharing")} ${url}`, "ok");
-      }
+      if (result && result.card && result.card.share_url) say(box.parentNode, await copyShare(result.card), "ok");
     }, true));
     if (d.ended && act.remove) list.push(button(w("card_close"), "quiet", act.remove, true));
     box.replaceChildren(...list);
@@ -590,6 +586,12 @@
     else localStorage.removeItem(KEY);
     return [];
   }
+  // A share link made absolute and put on the clipboard; the sentence that says so.
+  async function copyShare(card) {
+    const url = new URL(card.share_url, location.href).href;
+    try { await navigator.clipboard.writeText(url); } catch (e) { /* the sentence shows it anyway */ }
+    return `${w("card_sharing")} ${url}`;
+  }
   function forgetKey() {
     localStorage.removeItem(KEY);
     return ["", false];
@@ -670,7 +672,7 @@
   else watch();
 
   window.suxi = {
-    visitor, lang, pageInfo, facts, rememberKey, forgetKey, savedKey, cards, words, w, el, post, clock, say, renderCard,
+    visitor, lang, pageInfo, facts, rememberKey, forgetKey, savedKey, cards, words, w, el, post, clock, say, renderCard, copyShare,
     mountCards: (element, props, watch) => cards.mount(element, props, watch),
     mountBanner: (element, props) => { learn(props.words); bannerTruth(element); },
     learn,

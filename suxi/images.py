@@ -35,11 +35,9 @@ size fits ``max_bytes``) or ``image_url`` (a refused URL). Nothing is ever sent 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import io
-import socket
 import struct
 import warnings
 from pathlib import Path
@@ -53,6 +51,7 @@ except ImportError:  # Pillow built without littlecms: profiles are then dropped
 
 from . import urlgate
 from .errors import InputError, UnsafeURLError
+from .pinned import system_resolver
 
 MAX_INPUT_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 80_000_000
@@ -80,12 +79,12 @@ async def check_image_host(url: str) -> None:
     relay, which says so itself."""
     host = urlgate.check_url(url, "", schemes=("https",))[0].host
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+        addresses = await system_resolver(host, 443)
     except OSError:
         return
-    for info in infos:
+    for address in addresses:
         try:
-            urlgate.check_address(info[4][0])
+            urlgate.check_address(address)
         except UnsafeURLError as err:
             raise InputError("image_url", err.detail) from err
 

@@ -147,7 +147,13 @@ class RelayHTTP:
 
     @asynccontextmanager
     async def stream(
-        self, method: str, path: str, *, key: str, read_timeout: float | None = None, **kw: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None,
+        read_timeout: float | None = None,
+        **kw: Any,
     ) -> AsyncIterator[httpx.Response]:
         """An open response from the relay (error statuses raised as their error)."""
         url = self.url(path)
@@ -172,16 +178,8 @@ class RelayHTTP:
         **kw: Any,
     ) -> Any:
         """One request whose answer is JSON (status replies, create calls, lists)."""
-        url = self.url(path)
-        headers = {"Accept": "application/json", **kw.pop("headers", {}), **self.auth(url, key)}
-        async with (
-            translating(),
-            self.client.stream(
-                method, url, headers=headers, timeout=self.timeout(), **kw
-            ) as response,
-        ):
-            if response.status_code >= 400:
-                raise await http_error(response, key)
+        headers = {"Accept": "application/json", **kw.pop("headers", {})}
+        async with self.stream(method, path, key=key, headers=headers, **kw) as response:
             if response.is_redirect:
                 raise BadReplyError("redirect", status=response.status_code)
             raw = await read_capped(response, cap, overflow_is_error=True)
